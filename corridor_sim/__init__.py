@@ -1,0 +1,11 @@
+"""corridor_sim: discrete-event simulation of multimodal freight corridors.
+
+Load a scenario, run it, compare it: see README.md and docs/.
+"""
+
+from corridor_sim.errors import Problem, ScenarioError
+from corridor_sim.scenario import Scenario, load_scenario
+
+__version__ = "0.1.0"
+
+__all__ = ["Problem", "Scenario", "ScenarioError", "__version__", "load_scenario"]

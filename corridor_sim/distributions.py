@@ -1,0 +1,198 @@
+"""Random quantities in a scenario: specs that validate themselves and samplers that know their mean.
+
+A plain number is a constant. A mapping names a distribution by `dist` and gives its natural
+parameters (mean and sd for lognormal and gamma, not the parameters of the underlying normal).
+Routing needs each distribution's mean, so every spec exposes `mean`; the engine draws from it with
+a numpy Generator that belongs to the facility, segment or service using it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal, Union
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+
+
+class _Dist(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @property
+    def mean(self) -> float:  # pragma: no cover - every subclass overrides
+        raise NotImplementedError
+
+    def sampler(self, rng: np.random.Generator):
+        """Return a zero-argument function drawing one value (hours, or whatever the key's unit)."""
+        raise NotImplementedError  # pragma: no cover
+
+
+class Constant(_Dist):
+    dist: Literal["constant"] = "constant"
+    value: float = Field(ge=0)
+
+    @property
+    def mean(self) -> float:
+        return self.value
+
+    def sampler(self, rng):
+        value = float(self.value)
+        return lambda: value
+
+
+class Exponential(_Dist):
+    dist: Literal["exponential"]
+    mean_: float = Field(alias="mean", gt=0)
+
+    @property
+    def mean(self) -> float:
+        return self.mean_
+
+    def sampler(self, rng):
+        scale = self.mean_
+        return lambda: rng.exponential(scale)
+
+
+class Uniform(_Dist):
+    dist: Literal["uniform"]
+    low: float = Field(ge=0)
+    high: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.high < self.low:
+            raise ValueError("high must be >= low")
+        return self
+
+    @property
+    def mean(self) -> float:
+        return (self.low + self.high) / 2
+
+    def sampler(self, rng):
+        low, high = self.low, self.high
+        return lambda: rng.uniform(low, high)
+
+
+class Triangular(_Dist):
+    dist: Literal["triangular"]
+    low: float = Field(ge=0)
+    mode: float = Field(ge=0)
+    high: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if not (self.low <= self.mode <= self.high) or self.low == self.high:
+            raise ValueError("triangular needs low <= mode <= high and low < high")
+        return self
+
+    @property
+    def mean(self) -> float:
+        return (self.low + self.mode + self.high) / 3
+
+    def sampler(self, rng):
+        low, mode, high = self.low, self.mode, self.high
+        return lambda: rng.triangular(low, mode, high)
+
+
+class Normal(_Dist):
+    """Normal truncated at zero (by rejection); `mean` reports the truncated mean."""
+
+    dist: Literal["normal"]
+    mean_: float = Field(alias="mean", ge=0)
+    sd: float = Field(gt=0)
+
+    @property
+    def mean(self) -> float:
+        # Mean of a normal truncated below at 0: mu + sd * phi(a) / (1 - Phi(a)), a = -mu/sd.
+        a = -self.mean_ / self.sd
+        phi = math.exp(-a * a / 2) / math.sqrt(2 * math.pi)
+        tail = 0.5 * math.erfc(a / math.sqrt(2))
+        return self.mean_ + self.sd * phi / tail
+
+    def sampler(self, rng):
+        mu, sd = self.mean_, self.sd
+
+        def draw() -> float:
+            while True:
+                x = rng.normal(mu, sd)
+                if x >= 0:
+                    return x
+
+        return draw
+
+
+class Lognormal(_Dist):
+    dist: Literal["lognormal"]
+    mean_: float = Field(alias="mean", gt=0)
+    sd: float = Field(gt=0)
+
+    @property
+    def mean(self) -> float:
+        return self.mean_
+
+    def sampler(self, rng):
+        sigma2 = math.log(1 + (self.sd / self.mean_) ** 2)
+        mu, sigma = math.log(self.mean_) - sigma2 / 2, math.sqrt(sigma2)
+        return lambda: rng.lognormal(mu, sigma)
+
+
+class Gamma(_Dist):
+    dist: Literal["gamma"]
+    mean_: float = Field(alias="mean", gt=0)
+    sd: float = Field(gt=0)
+
+    @property
+    def mean(self) -> float:
+        return self.mean_
+
+    def sampler(self, rng):
+        shape = (self.mean_ / self.sd) ** 2
+        scale = self.sd**2 / self.mean_
+        return lambda: rng.gamma(shape, scale)
+
+
+class Empirical(_Dist):
+    dist: Literal["empirical"]
+    values: list[Annotated[float, Field(ge=0)]] = Field(min_length=1)
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.values))
+
+    def sampler(self, rng):
+        values = np.asarray(self.values, dtype=float)
+        return lambda: values[rng.integers(len(values))]
+
+
+DistSpec = Annotated[
+    Union[Constant, Exponential, Uniform, Triangular, Normal, Lognormal, Gamma, Empirical],
+    Field(discriminator="dist"),
+]
+"""A distribution given as a mapping with `dist`."""
+
+def _number_or_spec(value) -> str:
+    return "~spec" if isinstance(value, (dict, _Dist)) else "~number"
+
+
+Distribution = Annotated[
+    Union[Annotated[float, Field(ge=0), Tag("~number")], Annotated[DistSpec, Tag("~spec")]],
+    Discriminator(_number_or_spec),
+]
+"""A distribution as written in a scenario: a plain non-negative number or a spec."""
+
+
+def as_spec(value: float | _Dist) -> _Dist:
+    """Turn a plain number into a Constant spec; leave a spec as it is."""
+    if isinstance(value, _Dist):
+        return value
+    return Constant(value=float(value))
+
+
+def mean_of(value: float | _Dist) -> float:
+    """The mean of a distribution as written in a scenario."""
+    return as_spec(value).mean
+
+
+def sampler_of(value: float | _Dist, rng: np.random.Generator):
+    """A zero-argument function drawing from a distribution as written in a scenario."""
+    return as_spec(value).sampler(rng)

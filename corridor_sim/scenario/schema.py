@@ -1,0 +1,197 @@
+"""The scenario as typed, frozen objects: the YAML's shape, units in the field names.
+
+Every default lives here and nowhere else. Field constraints catch bad numbers (a negative length,
+zero servers); cross-references between items (unknown nodes, routes that do not follow segments)
+are checked afterwards, in `checks.py`, once the shape is known to be right.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag, model_validator
+
+from corridor_sim.distributions import Distribution
+
+Mode = Literal["rail", "road", "sea"]
+NodeKind = Literal["port", "rail_terminal", "road_terminal", "border", "gauge_change", "junction", "city"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Simulation(_Model):
+    horizon_days: float = Field(365.0, gt=0)
+    warmup_days: float = Field(30.0, ge=0)
+    replications: int = Field(5, ge=1)
+    seed: int = Field(1, ge=0)
+
+
+class Handling(_Model):
+    servers: int = Field(1, ge=1)
+    time_h: Distribution
+    applies: Literal["transfer", "always"] = "transfer"
+    cost_usd_per_teu: float = Field(0.0, ge=0)
+    co2_kg_per_teu: float = Field(0.0, ge=0)
+
+
+class Node(_Model):
+    id: str = Field(min_length=1)
+    name: str = ""
+    kind: NodeKind
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+    country: str = ""
+    handling: Optional[Handling] = None
+    gauge_change: bool = False
+
+    @property
+    def label(self) -> str:
+        return self.name or self.id
+
+
+class Segment(_Model):
+    id: str = Field(min_length=1)
+    from_: str = Field(alias="from", min_length=1)
+    to: str = Field(min_length=1)
+    mode: Mode
+    length_km: float = Field(gt=0)
+    speed_kmh: float = Field(gt=0)
+    gauge_mm: Optional[int] = Field(None, gt=0)
+    capacity_per_day: Optional[float] = Field(None, gt=0)
+    bidirectional: bool = True
+    delay_h: Distribution = 0.0
+    cost_usd_per_teu_km: Optional[float] = Field(None, ge=0)
+    co2_kg_per_teu_km: Optional[float] = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _gauge_only_on_rail(self):
+        if self.mode == "rail" and self.gauge_mm is None:
+            raise ValueError("gauge_mm is required on a rail segment")
+        if self.mode != "rail" and self.gauge_mm is not None:
+            raise ValueError(f"gauge_mm applies to rail only, not {self.mode}")
+        return self
+
+
+class Network(_Model):
+    nodes: list[Node] = Field(min_length=1)
+    segments: list[Segment] = Field(default_factory=list)
+
+
+class Scheduled(_Model):
+    every_h: float = Field(gt=0)
+    first_h: float = Field(0.0, ge=0)
+
+
+class WhenFull(_Model):
+    when_full: Literal[True]
+    max_wait_h: float = Field(gt=0)
+
+
+def _departures_kind(value) -> str:
+    return "~when_full" if isinstance(value, dict) and "when_full" in value else "~scheduled"
+
+
+Departures = Annotated[
+    Union[Annotated[Scheduled, Tag("~scheduled")], Annotated[WhenFull, Tag("~when_full")]],
+    Discriminator(_departures_kind),
+]
+
+
+class Service(_Model):
+    id: str = Field(min_length=1)
+    mode: Literal["rail", "sea"]
+    stops: list[str] = Field(min_length=2)
+    capacity_teu: float = Field(gt=0)
+    departures: Departures
+    dwell_h: Distribution = 0.0
+    reverse: bool = True
+
+
+class RouteShare(_Model):
+    path: list[str] = Field(min_length=2)
+    share: float = Field(gt=0, le=1)
+
+
+class Flow(_Model):
+    id: str = Field(min_length=1)
+    origin: str = Field(min_length=1)
+    destination: str = Field(min_length=1)
+    teu_per_year: float = Field(gt=0)
+    shipment_teu: float = Field(1.0, gt=0)
+    tonnes_per_teu: Optional[float] = Field(None, gt=0)
+    arrivals: Literal["poisson", "regular"] = "poisson"
+    route: Optional[list[str]] = Field(None, min_length=2)
+    routes: Optional[list[RouteShare]] = Field(None, min_length=1)
+
+    @model_validator(mode="after")
+    def _one_way_to_route(self):
+        if self.route is not None and self.routes is not None:
+            raise ValueError("give either route or routes, not both")
+        if self.routes is not None and abs(sum(r.share for r in self.routes) - 1) > 1e-6:
+            raise ValueError("routes shares must sum to 1")
+        if self.origin == self.destination:
+            raise ValueError("origin and destination are the same node")
+        return self
+
+
+class Disruption(_Model):
+    id: str = Field(min_length=1)
+    target: str = Field(min_length=1)
+    start_day: float = Field(ge=0)
+    end_day: float = Field(gt=0)
+    capacity_factor: float = Field(ge=0)
+    every_days: Optional[float] = Field(None, gt=0)
+    extra_delay_h: Distribution = 0.0
+
+    @model_validator(mode="after")
+    def _window(self):
+        if self.end_day <= self.start_day:
+            raise ValueError("end_day must be after start_day")
+        if self.every_days is not None and self.end_day - self.start_day > self.every_days:
+            raise ValueError("the window is longer than its recurrence every_days")
+        return self
+
+
+class ModeCost(_Model):
+    usd_per_teu_km: float = Field(0.0, ge=0)
+    co2_kg_per_teu_km: float = Field(0.0, ge=0)
+
+
+class Costs(_Model):
+    rail: ModeCost = ModeCost()
+    road: ModeCost = ModeCost()
+    sea: ModeCost = ModeCost()
+
+
+class Scenario(_Model):
+    name: str = Field(min_length=1)
+    description: str = ""
+    simulation: Simulation = Simulation()
+    network: Network
+    services: list[Service] = Field(default_factory=list)
+    demand: list[Flow] = Field(default_factory=list)
+    disruptions: list[Disruption] = Field(default_factory=list)
+    costs: Costs = Costs()
+
+    # Where the scenario came from and the merged data it was built from (set by the loader).
+    _source_file: str = PrivateAttr(default="")
+    _data: Optional[dict] = PrivateAttr(default=None)
+
+    @property
+    def source_file(self) -> str:
+        return self._source_file
+
+    def data(self) -> dict:
+        """The merged plain data the scenario was built from (written beside results)."""
+        if self._data is not None:
+            return self._data
+        return self.model_dump(by_alias=True, mode="json", exclude_defaults=True)
+
+    # Convenience lookups for model code (validated ids are unique).
+    def node(self, node_id: str) -> Node:
+        return next(n for n in self.network.nodes if n.id == node_id)
+
+    def flow(self, flow_id: str) -> Flow:
+        return next(f for f in self.demand if f.id == flow_id)
