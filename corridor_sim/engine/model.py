@@ -1,0 +1,294 @@
+"""CorridorModel: everything of one replication on one simpy.Environment.
+
+Built from a validated Scenario and its CorridorNetwork: a Facility for every node with handling, a
+SegmentGate for every segment direction with `capacity_per_day`, a LineState for every service line,
+a source process per flow, a process per disruption. `run()` simulates the horizon and returns a
+ReplicationOutput of plain numpy arrays and dicts (picklable, so replications can run anywhere).
+
+A shipment's journey is a short itinerary over its route's legs: handled where it starts, changes
+vehicle or passes an `applies: always` node on its own truck; driven (road) or ridden (rail, sea);
+handled at its destination. Shipments created before the warm-up are simulated but not measured.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import simpy
+
+from corridor_sim.distributions import sampler_of
+from corridor_sim.engine.facilities import Facility, SegmentGate
+from corridor_sim.engine.records import Recorder, Stage
+from corridor_sim.engine.services import LineState, ServiceRunner, Waiting
+from corridor_sim.engine.streams import stream
+from corridor_sim.network import CorridorNetwork, RideLeg, RoadLeg, Route, changes_vehicle
+from corridor_sim.scenario.schema import Scenario, Segment
+
+HOURS_PER_YEAR = 365.0 * 24.0
+SAMPLE_EVERY_H = 24.0
+
+
+@dataclass
+class ReplicationOutput:
+    """What one replication produced: per-shipment columns and per-facility/service statistics."""
+
+    replication: int
+    seed: int
+    horizon_h: float
+    warmup_h: float
+    shipments: dict[str, np.ndarray]
+    facilities: dict[str, dict]
+    lines: dict[str, dict]
+    gates: dict[str, dict]
+    samples_h: np.ndarray
+    queue_samples: dict[str, np.ndarray]
+    places: list[str]
+    events: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+class CorridorModel:
+    """One replication of a scenario."""
+
+    def __init__(self, scenario: Scenario, network: CorridorNetwork | None = None, replication: int = 0,
+                 seed: int | None = None, keep_stages: bool = True, sample_queues: bool = True):
+        self.scenario = scenario
+        self.network = network or CorridorNetwork.from_scenario(scenario)
+        self.replication = replication
+        self.seed = scenario.simulation.seed if seed is None else seed
+        self.env = simpy.Environment()
+        self.recorder = Recorder(keep_stages=keep_stages)
+        self.horizon_h = scenario.simulation.horizon_days * 24.0
+        self.warmup_h = scenario.simulation.warmup_days * 24.0
+        self.sample_queues = sample_queues
+
+        nodes, segments = scenario.network.nodes, scenario.network.segments
+        self.places = [n.id for n in nodes] + [s.id for s in segments] + list(self.network.lines)
+        self.node_place = {n.id: i for i, n in enumerate(nodes)}
+        self.segment_place = {s.id: len(nodes) + i for i, s in enumerate(segments)}
+        self.line_place = {lid: len(nodes) + len(segments) + i for i, lid in enumerate(self.network.lines)}
+
+        self.facilities: dict[str, Facility] = {}
+        for node in nodes:
+            if node.handling is not None:
+                rng = self._rng(f"handling:{node.id}")
+                self.facilities[node.id] = Facility(self.env, node.id, node.handling.servers,
+                                                    sampler_of(node.handling.time_h, rng))
+        self.gates: dict[tuple[str, str], SegmentGate] = {}
+        self.delay_samplers = {}
+        self.segment_extra: dict[str, list] = {s.id: [] for s in segments}
+        for seg in segments:
+            self.delay_samplers[seg.id] = sampler_of(seg.delay_h, self._rng(f"delay:{seg.id}"))
+            if seg.capacity_per_day is not None:
+                for a in (seg.from_, seg.to) if seg.bidirectional else (seg.from_,):
+                    self.gates[(seg.id, a)] = SegmentGate(self.env, f"{seg.id}@{a}", seg.capacity_per_day)
+
+        self.runner = ServiceRunner(self)
+        self.lines: dict[str, LineState] = {}
+        self.dwell_samplers = {}
+        for lid, line in self.network.lines.items():
+            state = LineState(line, self.line_place[lid], line.service.capacity_teu)
+            self.lines[lid] = state
+            self.dwell_samplers[lid] = sampler_of(line.service.dwell_h, self._rng(f"dwell:{lid}"))
+            self.runner.start(state)
+
+        self.routes: list[tuple[int, Route]] = []  # (flow index, route)
+        for f, flow in enumerate(scenario.demand):
+            routes = self.network.routes_for(flow)
+            first = len(self.routes)
+            self.routes.extend((f, r) for r in routes)
+            self.env.process(self._source(f, flow, list(range(first, len(self.routes)))))
+        for dis in scenario.disruptions:
+            self.env.process(self._disruption(dis))
+        self.env.process(self._end_warmup())
+        self.samples_h: list[float] = []
+        self.queue_samples: dict[str, list[int]] = {n: [] for n in self.facilities}
+        if sample_queues:
+            self.env.process(self._sample())
+
+    def _rng(self, name: str) -> np.random.Generator:
+        return stream(self.seed, self.replication, name)
+
+    # ------------------------------------------------------------------ lookups used by services
+
+    def vehicle_facility(self, node_id: str) -> Facility | None:
+        """The facility that handles a whole vehicle passing this node, if it applies always."""
+        node = self.network.nodes[node_id]
+        if node.handling is not None and node.handling.applies == "always":
+            return self.facilities[node_id]
+        return None
+
+    def handling_stage(self, node_id: str) -> Stage:
+        return Stage.BORDER if self.network.nodes[node_id].kind == "border" else Stage.HANDLING
+
+    def dwell_sampler(self, state: LineState):
+        return self.dwell_samplers[state.line.id]
+
+    def gate(self, segment: Segment, from_node: str) -> SegmentGate | None:
+        return self.gates.get((segment.id, from_node))
+
+    def running_time_h(self, segment: Segment) -> float:
+        extra = sum(s() for s in self.segment_extra[segment.id])
+        return segment.length_km / segment.speed_kmh + self.delay_samplers[segment.id]() + extra
+
+    def service_extra_delay(self, state: LineState) -> float:
+        return sum(s() for s in state.extra_delays)
+
+    # ------------------------------------------------------------------ processes
+
+    def _source(self, f: int, flow, route_ids: list[int]):
+        """Create the flow's shipments: Poisson or regular arrivals at teu_per_year / shipment_teu."""
+        rng = self._rng(f"arrivals:{flow.id}")
+        choose = self._rng(f"routes:{flow.id}")
+        shares = np.array([self.routes[r][1].share for r in route_ids])
+        mean_gap_h = HOURS_PER_YEAR * flow.shipment_teu / flow.teu_per_year
+        poisson = flow.arrivals == "poisson"
+        if not poisson:
+            yield self.env.timeout(rng.uniform(0, mean_gap_h))  # a random phase, then regular
+        while True:
+            if poisson:
+                yield self.env.timeout(rng.exponential(mean_gap_h))
+            r = route_ids[0] if len(route_ids) == 1 else route_ids[int(choose.choice(len(route_ids), p=shares))]
+            index = self.recorder.new_shipment(f, r, flow.shipment_teu, self.env.now)
+            self.env.process(self.journey(index, self.routes[r][1], flow.shipment_teu))
+            if not poisson:
+                yield self.env.timeout(mean_gap_h)
+
+    def journey(self, shipment: int, route: Route, teu: float):
+        """Carry one shipment along its route, recording each stage."""
+        for i, leg in enumerate(route.legs):
+            if self.network.handles(leg.origin, changes_vehicle(route.legs, i)):
+                yield from self.handle(shipment, leg.origin)
+            if isinstance(leg, RoadLeg):
+                yield from self.drive(shipment, leg)
+            else:
+                yield from self.ride(shipment, leg, teu)
+        if self.network.handles(route.nodes[-1], True):
+            yield from self.handle(shipment, route.nodes[-1])
+        self.recorder.delivered(shipment, self.env.now)
+
+    def handle(self, shipment: int, node_id: str):
+        facility = self.facilities[node_id]
+        arrived_h = self.env.now
+        yield facility.request()
+        started_h = self.env.now
+        yield self.env.timeout(facility.sample_service_time_h())
+        facility.release()
+        place = self.node_place[node_id]
+        self.recorder.stage(shipment, Stage.QUEUE, place, arrived_h, started_h)
+        self.recorder.stage(shipment, self.handling_stage(node_id), place, started_h, self.env.now)
+
+    def drive(self, shipment: int, leg: RoadLeg):
+        place = self.segment_place[leg.segment.id]
+        gate = self.gate(leg.segment, leg.origin)
+        if gate is not None:
+            arrived_h = self.env.now
+            yield gate.enter()
+            self.recorder.stage(shipment, Stage.WAIT, place, arrived_h, self.env.now)
+        start_h = self.env.now
+        yield self.env.timeout(self.running_time_h(leg.segment))
+        self.recorder.stage(shipment, Stage.TRAVEL, place, start_h, self.env.now)
+
+    def ride(self, shipment: int, leg: RideLeg, teu: float):
+        state = self.lines[leg.line.id]
+        done = self.env.event()
+        self.runner.board_later(state, Waiting(shipment, teu, leg.board, leg.alight, self.env.now, done), leg.board)
+        yield done
+
+    def _disruption(self, dis):
+        """Scale the target's capacity in each window (and add running delay), then restore it."""
+        start_h, end_h = dis.start_day * 24.0, dis.end_day * 24.0
+        period_h = dis.every_days * 24.0 if dis.every_days else None
+        extra = sampler_of(dis.extra_delay_h, self._rng(f"disruption:{dis.id}"))
+        has_extra = bool(dis.extra_delay_h)
+        k = 0
+        while True:
+            offset = k * period_h if period_h else 0.0
+            yield self.env.timeout(max(0.0, start_h + offset - self.env.now))
+            self._apply(dis.target, dis.capacity_factor, extra if has_extra else None, True)
+            yield self.env.timeout(end_h - start_h)
+            self._apply(dis.target, dis.capacity_factor, extra if has_extra else None, False)
+            if period_h is None:
+                return
+            k += 1
+
+    def _apply(self, target: str, factor: float, extra, on: bool) -> None:
+        if target in self.facilities:
+            self.facilities[target].scale(factor, on)
+            return
+        if target in self.segment_extra:
+            for (seg_id, _), gate in self.gates.items():
+                if seg_id == target:
+                    gate.scale(factor, on)
+            if extra is not None:
+                (self.segment_extra[target].append if on else self.segment_extra[target].remove)(extra)
+            return
+        for state in self.lines.values():
+            if state.line.service.id == target:
+                (state.factors.append if on else state.factors.remove)(factor)
+                if extra is not None:
+                    (state.extra_delays.append if on else state.extra_delays.remove)(extra)
+                if on is False and state.arrival is not None and not state.arrival.triggered:
+                    state.arrival.succeed()
+
+    def _end_warmup(self):
+        yield self.env.timeout(self.warmup_h)
+        for facility in self.facilities.values():
+            facility.reset_statistics()
+        for gate in self.gates.values():
+            gate.reset_statistics()
+        for state in self.lines.values():
+            state.reset_statistics()
+
+    def _sample(self):
+        while True:
+            self.samples_h.append(self.env.now)
+            for node_id, facility in self.facilities.items():
+                self.queue_samples[node_id].append(len(facility.queue))
+            yield self.env.timeout(SAMPLE_EVERY_H)
+
+    # ------------------------------------------------------------------ run
+
+    def run(self) -> ReplicationOutput:
+        """Simulate to the horizon and return this replication's output."""
+        self.env.run(until=self.horizon_h)
+        measured_h = self.horizon_h - self.warmup_h
+        lines = {}
+        for lid, s in self.lines.items():
+            lines[lid] = {
+                "service": s.line.service.id,
+                "departures": s.departures,
+                "cancelled": s.cancelled,
+                "load_factor_sum": s.load_factor_sum,
+                "teu_carried": s.teu_carried,
+                "capacity_teu": s.capacity_teu,
+                "waiting_at_end": sum(len(q) for q in s.queues),
+            }
+        gates = {
+            gate.name: {"segment": seg_id, "entered": gate.entered, "capacity_per_day": gate.capacity_per_day,
+                        "utilization": gate.entered / (gate.capacity_per_day * measured_h / 24.0),
+                        "queue_at_end": len(gate.queue)}
+            for (seg_id, _), gate in self.gates.items()
+        }
+        return ReplicationOutput(
+            replication=self.replication,
+            seed=self.seed,
+            horizon_h=self.horizon_h,
+            warmup_h=self.warmup_h,
+            shipments=self.recorder.arrays(),
+            facilities={n: f.statistics() for n, f in self.facilities.items()},
+            lines=lines,
+            gates=gates,
+            samples_h=np.asarray(self.samples_h),
+            queue_samples={n: np.asarray(v, dtype=np.int32) for n, v in self.queue_samples.items()},
+            places=self.places,
+        )
+
+
+def run_replication(scenario: Scenario, replication: int, seed: int | None = None,
+                    keep_stages: bool = True, sample_queues: bool = True) -> ReplicationOutput:
+    """Run one replication: a pure function of (scenario, replication, seed)."""
+    model = CorridorModel(scenario, replication=replication, seed=seed, keep_stages=keep_stages,
+                          sample_queues=sample_queues)
+    return model.run()

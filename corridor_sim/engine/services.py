@@ -1,0 +1,188 @@
+"""Services: trains and vessels that run a line's stops in order and carry shipments as a batch.
+
+Each departure is one SimPy process (a *run*). It stamps the records of its whole load; a shipment's
+own process only waits, once per ride, for the event that the run triggers when it alights.
+
+At each stop a run: lets alighting shipments off; is handled as one vehicle where the node's
+handling `applies: always` (a border inspects the train, not each box); dwells; boards waiting
+shipments in arrival order while there is room (a shipment that does not fit stops the boarding:
+FIFO); then queues for a path into the next segment (the segment's gate) and runs it.
+
+Departures are scheduled (`every_h` from `first_h`, at the first stop) or when full (the first stop's
+waiting load reaches `capacity_teu`, or `max_wait_h` has passed since the first shipment began to
+wait). A disruption on the service scales its TEU per departure; at factor 0 departures are cancelled.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+import simpy
+
+from corridor_sim.engine.records import Stage
+from corridor_sim.network import Line
+from corridor_sim.scenario.schema import Scheduled
+
+
+@dataclass(slots=True)
+class Waiting:
+    shipment: int
+    teu: float
+    board: int
+    alight: int
+    ready_h: float
+    event: simpy.Event
+
+
+@dataclass
+class LineState:
+    """A line's waiting queues (one per stop) and its statistics."""
+
+    line: Line
+    index: int  # place index of the line in the records
+    capacity_teu: float
+    queues: list[deque] = field(default_factory=list)
+    factors: list[float] = field(default_factory=list)
+    extra_delays: list = field(default_factory=list)
+    arrival: simpy.Event | None = None
+    departures: int = 0
+    cancelled: int = 0
+    load_factor_sum: float = 0.0
+    teu_carried: float = 0.0
+
+    def factor(self) -> float:
+        return math.prod(self.factors) if self.factors else 1.0
+
+    def reset_statistics(self) -> None:
+        self.departures = 0
+        self.cancelled = 0
+        self.load_factor_sum = 0.0
+        self.teu_carried = 0.0
+
+
+class ServiceRunner:
+    """Runs every line of a model: departures, boarding, running, alighting."""
+
+    def __init__(self, model):
+        self.model = model
+        self.env: simpy.Environment = model.env
+
+    def start(self, state: LineState) -> None:
+        state.queues = [deque() for _ in state.line.stops]
+        dep = state.line.service.departures
+        if isinstance(dep, Scheduled):
+            self.env.process(self._scheduled(state, dep.every_h, dep.first_h))
+        else:
+            self.env.process(self._when_full(state, dep.max_wait_h))
+
+    def board_later(self, state: LineState, waiting: Waiting, stop: int) -> None:
+        """Put a shipment in the queue at a stop; a when-full line is told of the arrival."""
+        state.queues[stop].append(waiting)
+        if stop == 0 and state.arrival is not None and not state.arrival.triggered:
+            state.arrival.succeed()
+
+    def _scheduled(self, state: LineState, every_h: float, first_h: float):
+        yield self.env.timeout(first_h)
+        while True:
+            self._depart(state)
+            yield self.env.timeout(every_h)
+
+    def _when_full(self, state: LineState, max_wait_h: float):
+        queue = state.queues[0]
+        while True:
+            if not queue:
+                state.arrival = self.env.event()
+                yield state.arrival
+                continue
+            deadline_h = queue[0].ready_h + max_wait_h
+            if sum(w.teu for w in queue) < state.capacity_teu * state.factor() and self.env.now < deadline_h:
+                state.arrival = self.env.event()
+                yield state.arrival | self.env.timeout(deadline_h - self.env.now)
+                continue
+            if state.factor() == 0:
+                # Closed: wait for the disruption to lift (re-checked at each arrival or a day on).
+                state.arrival = self.env.event()
+                yield state.arrival | self.env.timeout(24.0)
+                continue
+            self._depart(state)
+            yield self.env.timeout(0)  # let the run take its load before counting again
+
+    def _depart(self, state: LineState) -> None:
+        capacity = state.capacity_teu * state.factor()
+        if capacity <= 0:
+            state.cancelled += 1
+            return
+        self.env.process(self._run(state, capacity))
+
+    def _run(self, state: LineState, capacity_teu: float):
+        model, env, line = self.model, self.env, state.line
+        onboard: list[Waiting] = []
+        load = 0.0
+        peak = 0.0
+        # The stop log: per stop, (arrive, service start, service end, ready to leave, depart).
+        log: list[tuple[float, float, float, float, float]] = []
+        delay = model.service_extra_delay(state)
+        last = len(line.stops) - 1
+        for k, node in enumerate(line.stops):
+            arrive_h = env.now
+            if k > 0:
+                staying = []
+                for w in onboard:
+                    if w.alight == k:
+                        load -= w.teu
+                        self._stamp(state, w, log, arrive_h)
+                        w.event.succeed()
+                    else:
+                        staying.append(w)
+                onboard = staying
+            if k == last:
+                break
+            start_h = end_h = arrive_h
+            facility = model.vehicle_facility(node) if k > 0 else None
+            if facility is not None:
+                yield facility.request()
+                start_h = env.now
+                yield env.timeout(facility.sample_service_time_h())
+                facility.release()
+                end_h = env.now
+            if k > 0:
+                dwell = model.dwell_sampler(state)()
+                if dwell:
+                    yield env.timeout(dwell)
+            ready_h = env.now
+            queue = state.queues[k]
+            while queue and load + queue[0].teu <= capacity_teu + 1e-9:
+                w = queue.popleft()
+                load += w.teu
+                onboard.append(w)
+            peak = max(peak, load)
+            gate = model.gate(line.segments[k], node)
+            if gate is not None:
+                yield gate.enter()
+            depart_h = env.now
+            log.append((arrive_h, start_h, end_h, ready_h, depart_h))
+            segment = line.segments[k]
+            yield env.timeout(model.running_time_h(segment) + (delay if k == 0 else 0.0))
+        if env.now >= model.warmup_h:
+            state.departures += 1
+            state.load_factor_sum += peak / state.capacity_teu
+            state.teu_carried += peak
+
+    def _stamp(self, state: LineState, w: Waiting, log, arrive_h: float) -> None:
+        """Write a shipment's ride into the records, stop by stop, when it alights."""
+        model, line, rec = self.model, state.line, self.model.recorder
+        rec.stage(w.shipment, Stage.WAIT, state.index, w.ready_h, log[w.board][4])
+        for k in range(w.board, w.alight):
+            depart_h = log[k][4]
+            next_arrive_h = log[k + 1][0] if k + 1 < len(log) else arrive_h
+            rec.stage(w.shipment, Stage.TRAVEL, model.segment_place[line.segments[k].id], depart_h, next_arrive_h)
+            if k + 1 < w.alight:
+                a, s, e, r, d = log[k + 1]
+                node = line.stops[k + 1]
+                place = model.node_place[node]
+                rec.stage(w.shipment, Stage.QUEUE, place, a, s)
+                rec.stage(w.shipment, model.handling_stage(node), place, s, e)
+                rec.stage(w.shipment, Stage.DWELL, place, e, r)
+                rec.stage(w.shipment, Stage.WAIT, state.index, r, d)
