@@ -51,6 +51,49 @@ def _cmd_routes(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_run(args: argparse.Namespace) -> int:
+    from corridor_sim.experiments import run
+
+    scenario = load_scenario(args.file)
+    out_dir = Path(args.out) if args.out else Path("results") / Path(args.file).stem
+    if out_dir.exists() and not args.force:
+        raise UsageError(f"results folder {out_dir} exists; use --force to replace it or --out to choose another")
+    results = run(scenario, replications=args.replications, seed=args.seed, jobs=args.jobs, dask=args.dask,
+                  keep_stages=False if args.no_shipments else (0,), progress=None)
+    print(results.format_tables())
+    written = results.write(out_dir, command=" ".join(["corridor-sim", *sys.argv[1:]]), force=args.force,
+                            shipments=not args.no_shipments)
+    print(f"\nResults written to {written}/")
+    if args.plots:
+        from corridor_sim.plotting import plot_results_dir
+
+        for path in plot_results_dir(written, formats=("png", "svg") if args.svg else ("png",)):
+            print(f"  figure {path}")
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    from corridor_sim.experiments import default_jobs
+
+    p.add_argument("--replications", type=_positive_int, metavar="N", help="replications (default: the scenario's)")
+    p.add_argument("--seed", type=int, metavar="S", help="seed (default: the scenario's)")
+    p.add_argument("--jobs", type=_positive_int, default=default_jobs(), metavar="N",
+                   help="worker processes on this machine (default: the number of cores)")
+    p.add_argument("--dask", metavar="ADDRESS", help="send replications to this Dask scheduler "
+                   "(or set CORRIDOR_SIM_DASK; needs corridor-sim[dask])")
+    p.add_argument("--force", action="store_true", help="replace an existing results folder")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="corridor-sim",
@@ -70,13 +113,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE", help="scenario YAML file")
     p.set_defaults(func=_cmd_routes)
 
-    for register in _EXTRA_COMMANDS:
-        register(sub)
+    p = sub.add_parser("run", help="simulate a scenario, print the tables and write a results folder",
+                       description="Simulate a scenario's replications, print per-flow transit (mean with 95%% CI, "
+                                   "p50, p95), throughput, cost and CO2, facility and service statistics, and write "
+                                   "summary.json, tables and per-shipment records to a results folder.")
+    p.add_argument("file", metavar="FILE", help="scenario YAML file")
+    p.add_argument("--out", metavar="DIR", help="results folder (default: results/<scenario file stem>)")
+    _add_run_options(p)
+    p.add_argument("--no-shipments", action="store_true",
+                   help="summary only: keep no per-shipment or per-stage rows (bounded memory)")
+    p.add_argument("--plots", action="store_true", help="draw the figures into the results folder")
+    p.add_argument("--svg", action="store_true", help="with --plots, also write SVG files")
+    p.set_defaults(func=_cmd_run)
     return parser
-
-
-# Later modules (engine, experiments, plotting) register their subcommands here.
-_EXTRA_COMMANDS: list = []
 
 
 def main(argv: list[str] | None = None) -> int:
