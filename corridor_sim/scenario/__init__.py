@@ -58,10 +58,11 @@ def _model_at(path: tuple):
 
 
 def _unwrap_model(annotation):
-    for arg in (annotation, *typing.get_args(annotation)):
-        if isinstance(arg, type) and issubclass(arg, BaseModel):
-            return arg
-        inner = _unwrap_model(arg) if typing.get_args(arg) else None
+    plain_class = typing.get_origin(annotation) is None and isinstance(annotation, type)
+    if plain_class and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):  # list[X], Optional[X], Annotated[...]: look inside
+        inner = _unwrap_model(arg)
         if inner is not None:
             return inner
     return None

@@ -7,10 +7,13 @@ once. Unknown ids come with a did-you-mean suggestion.
 from __future__ import annotations
 
 import difflib
+from typing import TYPE_CHECKING
 
 from corridor_sim.errors import Problem
-from corridor_sim.network import CorridorNetwork, RouteError
 from corridor_sim.scenario.schema import Scenario
+
+if TYPE_CHECKING:  # network.py imports the schema, so it is imported lazily here (no import cycle)
+    from corridor_sim.network import CorridorNetwork
 
 
 def _unknown(kind: str, value: str, known) -> str:
@@ -21,6 +24,8 @@ def _unknown(kind: str, value: str, known) -> str:
 
 def check(scenario: Scenario, file: str) -> list[Problem]:
     """Every cross-reference problem in a validated-shape scenario."""
+    from corridor_sim.network import CorridorNetwork
+
     problems: list[Problem] = []
 
     def add(path: str, message: str) -> None:
@@ -47,18 +52,18 @@ def check(scenario: Scenario, file: str) -> list[Problem]:
                 seen[item.id] = f"{prefix}[{i}]"
 
     nodes = {n.id: n for n in scenario.network.nodes}
+    unknown_nodes = False
     for i, seg in enumerate(scenario.network.segments):
         for key, ref in (("from", seg.from_), ("to", seg.to)):
             if ref not in nodes:
                 add(f"network.segments[{i}].{key}", _unknown("node", ref, nodes))
+                unknown_nodes = True
         if seg.from_ == seg.to:
             add(f"network.segments[{i}].to", "a segment must join two different nodes")
-    if problems:
-        return problems  # the graph cannot be built on unknown nodes
-
-    network = CorridorNetwork.from_scenario(scenario)
-    _check_services(scenario, network, add)
-    _check_flows(scenario, network, add)
+    if not unknown_nodes:  # the graph cannot be built on unknown nodes
+        network = CorridorNetwork.from_scenario(scenario)
+        _check_services(scenario, network, add)
+        _check_flows(scenario, network, add)
 
     targets = {**{n.id: "node" for n in scenario.network.nodes},
                **{s.id: "segment" for s in scenario.network.segments},
@@ -95,6 +100,8 @@ def _check_services(scenario: Scenario, network: CorridorNetwork, add) -> None:
 
 
 def _check_flows(scenario: Scenario, network: CorridorNetwork, add) -> None:
+    from corridor_sim.network import RouteError
+
     nodes = network.nodes
     for i, flow in enumerate(scenario.demand):
         bad = False

@@ -41,36 +41,72 @@ class SourceList(list):
         self.lines: list[tuple[str, int]] = []
 
 
-def _count_nodes(node: yaml.Node, budget: list[int]) -> None:
+_MAP_TAG, _SEQ_TAG = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+_SCALAR_TAGS = {*yaml.SafeLoader.yaml_constructors, "tag:yaml.org,2002:merge"}  # `<<` merge keys
+
+
+def _count_nodes(node: yaml.Node, budget: list[int], stack: set[int] | None = None) -> None:
+    """Count values after alias expansion, refusing recursive aliases and non-plain tags."""
     budget[0] -= 1
     if budget[0] < 0:
         raise _TooLarge()
+    if isinstance(node, yaml.ScalarNode):
+        if node.tag not in _SCALAR_TAGS:
+            raise _Refused(node, f"the tag '{node.tag}' is not allowed (plain YAML values only)")
+        return
+    stack = set() if stack is None else stack
+    if id(node) in stack:
+        raise _Refused(node, "an alias refers to itself (recursive anchor)")
+    stack.add(id(node))
     if isinstance(node, yaml.MappingNode):
+        _plain_tag(node, _MAP_TAG)
         for key, value in node.value:
-            _count_nodes(key, budget)
-            _count_nodes(value, budget)
-    elif isinstance(node, yaml.SequenceNode):
+            _count_nodes(key, budget, stack)
+            _count_nodes(value, budget, stack)
+    else:
+        _plain_tag(node, _SEQ_TAG)
         for item in node.value:
-            _count_nodes(item, budget)
+            _count_nodes(item, budget, stack)
+    stack.discard(id(node))
+
+
+def _plain_tag(node: yaml.Node, tag: str) -> None:
+    # Mappings and lists are built here, not by PyYAML's constructors, so any tag on them
+    # (`!!python/object...`, `!!set`, `!!omap`) would otherwise be silently ignored.
+    if node.tag != tag:
+        raise _Refused(node, f"the tag '{node.tag}' is not allowed (plain YAML values only)")
 
 
 class _TooLarge(Exception):
     pass
 
 
+class _Refused(Exception):
+    def __init__(self, node: yaml.Node, message: str):
+        super().__init__(message)
+        self.line = node.start_mark.line + 1
+
+
 def _construct(node: yaml.Node, file: str, loader: yaml.SafeLoader) -> Any:
     line = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
-        loader.flatten_mapping(node)
+        merged = getattr(node, "merged_pairs", None)  # set once: an aliased node is built again
+        if merged is None:
+            written = sum(1 for key_node, _ in node.value if key_node.tag != "tag:yaml.org,2002:merge")
+            loader.flatten_mapping(node)  # puts the pairs of `<<` merge keys first
+            merged = node.merged_pairs = len(node.value) - written  # keys written here override these
         out = SourceDict(origin=(file, line))
-        for key_node, value_node in node.value:
+        own: set = set()
+        for index, (key_node, value_node) in enumerate(node.value):
             key = loader.construct_object(key_node, deep=True)
             if isinstance(key, (list, dict)):
                 raise ScenarioError([Problem(file, "", f"line {key_node.start_mark.line + 1}: a key must be a plain value")])
-            if key in out:
-                raise ScenarioError(
-                    [Problem(file, "", f"line {key_node.start_mark.line + 1}: duplicate key '{key}'")]
-                )
+            if index >= merged:
+                if key in own:
+                    raise ScenarioError(
+                        [Problem(file, "", f"line {key_node.start_mark.line + 1}: duplicate key '{key}'")]
+                    )
+                own.add(key)
             out[key] = _construct(value_node, file, loader)
             out.lines[key] = (file, key_node.start_mark.line + 1)
         return out
@@ -111,10 +147,19 @@ def read_yaml(path: Path) -> Any:
         raise ScenarioError(
             [Problem(file, "", f"the YAML expands to more than {MAX_NODES} values (aliases?); refused")]
         ) from None
+    except _Refused as exc:
+        raise ScenarioError([Problem(file, "", f"line {exc.line}: {exc}; refused")]) from None
+    except RecursionError:
+        raise ScenarioError([Problem(file, "", "the YAML is nested too deeply; refused")]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise ScenarioError([Problem(file, "", f"YAML syntax error: {where}{exc.problem or exc}")]) from None
+        context = exc.context_mark
+        started = (f" ({exc.context} started at line {context.line + 1})"
+                   if exc.context and context and exc.problem_mark and context.line != mark.line else "")
+        raise ScenarioError(
+            [Problem(file, "", f"YAML syntax error: {where}{exc.problem or exc}{started}")]
+        ) from None
     except yaml.YAMLError as exc:
         raise ScenarioError([Problem(file, "", f"YAML error: {exc}")]) from None
     finally:

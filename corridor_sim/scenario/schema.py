@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag, model_validator
+from pydantic import (BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag, field_validator,
+                      model_validator)
 
 from corridor_sim.distributions import Distribution
 
@@ -58,20 +59,23 @@ class Segment(_Model):
     mode: Mode
     length_km: float = Field(gt=0)
     speed_kmh: float = Field(gt=0)
-    gauge_mm: Optional[int] = Field(None, gt=0)
+    gauge_mm: Optional[int] = Field(None, gt=0, validate_default=True)
     capacity_per_day: Optional[float] = Field(None, gt=0)
     bidirectional: bool = True
     delay_h: Distribution = 0.0
     cost_usd_per_teu_km: Optional[float] = Field(None, ge=0)
     co2_kg_per_teu_km: Optional[float] = Field(None, ge=0)
 
-    @model_validator(mode="after")
-    def _gauge_only_on_rail(self):
-        if self.mode == "rail" and self.gauge_mm is None:
+    @field_validator("gauge_mm")
+    @classmethod
+    def _gauge_only_on_rail(cls, gauge_mm, info):
+        # A field validator (not a model validator) so that the error names the key gauge_mm.
+        mode = info.data.get("mode")
+        if mode == "rail" and gauge_mm is None:
             raise ValueError("gauge_mm is required on a rail segment")
-        if self.mode != "rail" and self.gauge_mm is not None:
-            raise ValueError(f"gauge_mm applies to rail only, not {self.mode}")
-        return self
+        if mode is not None and mode != "rail" and gauge_mm is not None:
+            raise ValueError(f"gauge_mm applies to rail only, not {mode}")
+        return gauge_mm
 
 
 class Network(_Model):
@@ -89,13 +93,24 @@ class WhenFull(_Model):
     max_wait_h: float = Field(gt=0)
 
 
-def _departures_kind(value) -> str:
-    return "~when_full" if isinstance(value, dict) and "when_full" in value else "~scheduled"
+def _departures_kind(value) -> str | None:
+    if isinstance(value, (Scheduled, WhenFull)):
+        return "~when_full" if isinstance(value, WhenFull) else "~scheduled"
+    if isinstance(value, dict) and "when_full" in value:
+        return "~when_full"
+    if isinstance(value, dict) and "every_h" in value:
+        return "~scheduled"
+    return None  # neither form: reported with the message below
 
 
 Departures = Annotated[
     Union[Annotated[Scheduled, Tag("~scheduled")], Annotated[WhenFull, Tag("~when_full")]],
-    Discriminator(_departures_kind),
+    Discriminator(
+        _departures_kind,
+        custom_error_type="departures_form",
+        custom_error_message=("give either {every_h: H, first_h: F} (scheduled) "
+                              "or {when_full: true, max_wait_h: W}"),
+    ),
 ]
 
 
@@ -125,12 +140,19 @@ class Flow(_Model):
     route: Optional[list[str]] = Field(None, min_length=2)
     routes: Optional[list[RouteShare]] = Field(None, min_length=1)
 
+    @field_validator("routes")
+    @classmethod
+    def _shares_sum_to_one(cls, routes):
+        # A field validator (not a model validator) so that the error names the key routes.
+        total = sum(r.share for r in routes) if routes is not None else 1.0
+        if abs(total - 1) > 1e-6:
+            raise ValueError(f"routes shares must sum to 1, not {total:g}")
+        return routes
+
     @model_validator(mode="after")
     def _one_way_to_route(self):
         if self.route is not None and self.routes is not None:
             raise ValueError("give either route or routes, not both")
-        if self.routes is not None and abs(sum(r.share for r in self.routes) - 1) > 1e-6:
-            raise ValueError("routes shares must sum to 1")
         if self.origin == self.destination:
             raise ValueError("origin and destination are the same node")
         return self

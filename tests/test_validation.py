@@ -1,0 +1,187 @@
+"""Validation: one small invalid scenario per fault under tests/scenarios/bad/.
+
+Each case checks both faces of the fault: the `Problem` list that `load_scenario` raises (file, key
+path, message), and the command line `corridor-sim validate FILE` (exit status 2, the message on
+stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from corridor_sim import ScenarioError, load_scenario
+from corridor_sim.cli import main
+
+HERE = Path(__file__).parent / "scenarios"
+BAD = HERE / "bad"
+EXAMPLE = HERE / "example.yaml"
+
+CHILD = "child"  # the problem is in the bad file itself
+PARENT = "parent"  # the problem is in a key the bad file inherits from ../example.yaml
+
+# file -> every problem expected, as (which file, key path, message fragments)
+CASES: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
+    "unknown_key.yaml": [
+        (CHILD, "network.segments[3].speed_kph", ("unknown key 'speed_kph'", "did you mean 'speed_kmh'", "(line 5)"))],
+    "wrong_type.yaml": [
+        (CHILD, "network.segments[2].length_km", ("valid number", "'three hundred'"))],
+    "negative_length.yaml": [
+        (CHILD, "network.segments[1].length_km", ("greater than 0", "-1200"))],
+    "zero_length.yaml": [
+        (CHILD, "network.segments[1].length_km", ("greater than 0", "got 0"))],
+    "zero_speed.yaml": [
+        (CHILD, "network.segments[5].speed_kmh", ("greater than 0", "got 0"))],
+    "negative_speed.yaml": [
+        (CHILD, "network.segments[5].speed_kmh", ("greater than 0", "-40"))],
+    "zero_capacity_per_day.yaml": [
+        (CHILD, "network.segments[1].capacity_per_day", ("greater than 0", "got 0"))],
+    "zero_capacity_teu.yaml": [
+        (CHILD, "services[0].capacity_teu", ("greater than 0", "got 0"))],
+    "zero_servers.yaml": [
+        (CHILD, "network.nodes[0].handling.servers", ("greater than or equal to 1", "got 0"))],
+    "unknown_segment_node.yaml": [
+        (CHILD, "network.segments[6].to", ("unknown node 'HBU'", "did you mean 'HUB'"))],
+    "unknown_service_stop.yaml": [
+        (CHILD, "services[3].stops[1]", ("unknown node 'BORDR'", "did you mean 'BORDER'"))],
+    "unknown_route_node.yaml": [
+        (CHILD, "demand[0].route[4]", ("unknown node 'GAUGES'", "did you mean 'GAUGE'"))],
+    "unknown_disruption_target.yaml": [
+        (CHILD, "disruptions[0].target", ("unknown node, segment or service 'RAIL9'",))],
+    "duplicate_id.yaml": [
+        (CHILD, "network.nodes[2].id", ("duplicate id 'A'", "network.nodes[0]", "(line 7)"))],
+    "duplicate_id_across_kinds.yaml": [
+        (CHILD, "network.segments[6].id", ("duplicate id 'HUB'", "already used at network.nodes[1]"))],
+    "route_not_following_segments.yaml": [
+        (CHILD, "demand[0].route[2]", ("does not follow segments", "PORT_A to END_RAIL"))],
+    "route_wrong_start.yaml": [
+        (CHILD, "demand[0].route", ("from origin ORIGIN", "not PORT_A"))],
+    "service_stops_not_joined.yaml": [
+        (CHILD, "services[3].stops[1]", ("no rail segment joins END_RAIL to GAUGE",))],
+    "gauge_change_forbidden.yaml": [
+        (CHILD, "demand[0].route", ("gauge changes from 1435 to 1520 mm at MID", "gauge_change: true"))],
+    "service_mixed_gauge.yaml": [
+        (CHILD, "services[0].stops", ("one gauge", "1435", "1520"))],
+    "unreachable_destination.yaml": [
+        (CHILD, "demand[2].destination", ("ISLAND cannot be reached from CITY",))],
+    "warmup_too_long.yaml": [
+        (CHILD, "simulation.warmup_days", ("shorter than horizon_days", "120 >= 120", "(line 3)"))],
+    "syntax_error.yaml": [
+        (CHILD, "", ("YAML syntax error", "line 7", "started at line 6"))],
+    "triangular_low_above_high.yaml": [
+        (CHILD, "network.nodes[0].handling.time_h", ("triangular", "low <= mode <= high"))],
+    "unknown_distribution.yaml": [
+        (CHILD, "network.nodes[5].handling.time_h", ("'weibull'", "'triangular'"))],
+    "departures_missing.yaml": [
+        (CHILD, "services[3].departures", ("every_h", "when_full"))],
+    "route_shares.yaml": [
+        (CHILD, "demand[2].routes", ("shares must sum to 1", "0.9"))],
+    "rail_without_gauge.yaml": [
+        (CHILD, "network.segments[6].gauge_mm", ("required on a rail segment",))],
+    # The route is inherited, so the fault is located in the parent's key; the message names the leg.
+    "leg_without_service.yaml": [
+        (PARENT, "demand[0].route", ("no sea service", "ORIGIN -> PORT_A"))],
+    "billion_laughs.yaml": [
+        (CHILD, "", ("expands to more than", "refused"))],
+    "python_object_tag.yaml": [
+        (CHILD, "", ("python/object/apply", "not allowed", "line 2"))],
+    "several_schema_faults.yaml": [
+        (CHILD, "network.nodes[1].handling.servers", ("greater than or equal to 1",)),
+        (CHILD, "network.segments[2].length_km", ("greater than 0",)),
+        (CHILD, "network.segments[3].speed_kph", ("did you mean 'speed_kmh'",)),
+    ],
+    "several_reference_faults.yaml": [
+        (CHILD, "simulation.warmup_days", ("shorter than horizon_days",)),
+        (CHILD, "services[3].stops[1]", ("unknown node 'BORDR'",)),
+        (CHILD, "disruptions[1].target", ("'RAIL9'",)),
+    ],
+}
+
+
+def expected_file(which: str, bad_file: Path) -> Path:
+    return bad_file if which == CHILD else EXAMPLE
+
+
+def same_file(a, b) -> bool:
+    return Path(a).resolve() == Path(b).resolve()
+
+
+def test_every_bad_file_has_a_case():
+    """Every file under tests/scenarios/bad/ is one of the checked cases (none goes untested)."""
+    assert sorted(p.name for p in BAD.glob("*.yaml")) == sorted(CASES)
+
+
+@pytest.mark.parametrize("name", sorted(CASES), ids=lambda n: n.removesuffix(".yaml"))
+def test_bad_file_problems(name):
+    """load_scenario raises a ScenarioError listing exactly the expected problems, each with its file, key path and message."""
+    path = BAD / name
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    problems = info.value.problems
+    expected = CASES[name]
+    assert len(problems) == len(expected), "\n".join(map(str, problems))
+    for (which, key_path, fragments), problem in zip(expected, problems):
+        assert same_file(problem.file, expected_file(which, path)), problem
+        assert problem.key_path == key_path, problem
+        for fragment in fragments:
+            assert fragment in problem.message, problem
+
+
+@pytest.mark.parametrize("name", sorted(CASES), ids=lambda n: n.removesuffix(".yaml"))
+def test_bad_file_validate_command(name, capsys):
+    """`corridor-sim validate` on the file exits 2 and prints each problem as one `error: FILE: KEY: message` line, without a traceback."""
+    path = BAD / name
+    status = main(["validate", str(path)])
+    out, err = capsys.readouterr()
+    assert status == 2
+    assert "OK" not in out
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == len(CASES[name])
+    for line, (which, key_path, fragments) in zip(lines, CASES[name]):
+        assert line.startswith("error: ")
+        where = str(path) if which == CHILD else str(path.parent / "../example.yaml")
+        assert line.startswith(f"error: {where}: {key_path}: " if key_path else f"error: {where}: "), line
+        for fragment in fragments:
+            assert fragment in line
+
+
+def test_several_faults_in_one_file_are_reported_together(capsys):
+    """Faults of different keys in one file all come out of one run, not one per run."""
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(BAD / "several_reference_faults.yaml")
+    assert len(info.value.problems) == 3
+    assert str(info.value).count("error: ") == 3
+    assert main(["validate", str(BAD / "several_schema_faults.yaml")]) == 2
+    assert capsys.readouterr().err.count("error: ") == 3
+
+
+def test_validate_good_file_prints_ok(capsys):
+    """`validate` on a valid file exits 0 and prints OK with the file's name and its counts."""
+    assert main(["validate", str(EXAMPLE)]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert out.startswith(f"OK {EXAMPLE}: Example corridor")
+    assert "7 nodes, 6 segments, 3 services, 2 flows, 2 disruptions" in out
+
+
+def test_validate_several_files(capsys):
+    """`validate` on good and bad files prints OK for each good one and errors for each bad one, and exits 2."""
+    good, bad1, bad2 = EXAMPLE, BAD / "zero_speed.yaml", BAD / "unknown_key.yaml"
+    status = main(["validate", str(good), str(bad1), str(EXAMPLE), str(bad2)])
+    out, err = capsys.readouterr()
+    assert status == 2
+    assert out.count(f"OK {good}:") == 2
+    assert str(bad1) not in out and str(bad2) not in out
+    assert f"error: {bad1}: network.segments[5].speed_kmh:" in err
+    assert f"error: {bad2}: network.segments[3].speed_kph:" in err
+    assert "Traceback" not in err
+
+
+def test_validate_all_good_files_exits_zero(capsys):
+    """`validate` on several valid files exits 0 with one OK line each."""
+    routing = sorted((HERE / "routing").glob("*.yaml"))
+    assert main(["validate", str(EXAMPLE), *map(str, routing)]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and out.count("OK ") == 1 + len(routing)
