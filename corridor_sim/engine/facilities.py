@@ -108,7 +108,7 @@ class Facility:
 class SegmentGate:
     """Admits vehicles into one direction of a segment, at most `capacity_per_day` a day."""
 
-    def __init__(self, env: simpy.Environment, name: str, capacity_per_day: float):
+    def __init__(self, env: simpy.Environment, name: str, capacity_per_day: float | None):
         self.env = env
         self.name = name
         self.capacity_per_day = capacity_per_day
@@ -131,8 +131,12 @@ class SegmentGate:
             self._poke()
         return event
 
+    def _headway_h(self) -> float:
+        # Without capacity_per_day a gate only exists to be closed by a disruption (factor 0).
+        return 0.0 if self.capacity_per_day is None else 24.0 / (self.capacity_per_day * self.factor)
+
     def _let_in(self, event: simpy.Event) -> None:
-        self.next_free_h = self.env.now + 24.0 / (self.capacity_per_day * self.factor)
+        self.next_free_h = self.env.now + self._headway_h()
         self.entered += 1
         event.succeed()
 
@@ -162,7 +166,7 @@ class SegmentGate:
             self.factor *= f
         if self.factor > 0:
             # A changed rate applies from now: the gap already promised shrinks or grows with it.
-            self.next_free_h = min(self.next_free_h, self.env.now + 24.0 / (self.capacity_per_day * self.factor))
+            self.next_free_h = min(self.next_free_h, self.env.now + self._headway_h())
         self._poke()
 
     def reset_statistics(self) -> None:

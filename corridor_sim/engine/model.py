@@ -80,7 +80,8 @@ class CorridorModel:
         self.segment_extra: dict[str, list] = {s.id: [] for s in segments}
         for seg in segments:
             self.delay_samplers[seg.id] = sampler_of(seg.delay_h, self._rng(f"delay:{seg.id}"))
-            if seg.capacity_per_day is not None:
+            disrupted = any(d.target == seg.id for d in scenario.disruptions)
+            if seg.capacity_per_day is not None or disrupted:
                 for a in (seg.from_, seg.to) if seg.bidirectional else (seg.from_,):
                     self.gates[(seg.id, a)] = SegmentGate(self.env, f"{seg.id}@{a}", seg.capacity_per_day)
 
@@ -269,7 +270,7 @@ class CorridorModel:
             gate.name: {"segment": seg_id, "entered": gate.entered, "capacity_per_day": gate.capacity_per_day,
                         "utilization": gate.entered / (gate.capacity_per_day * measured_h / 24.0),
                         "queue_at_end": len(gate.queue)}
-            for (seg_id, _), gate in self.gates.items()
+            for (seg_id, _), gate in self.gates.items() if gate.capacity_per_day is not None
         }
         return ReplicationOutput(
             replication=self.replication,
