@@ -10,7 +10,8 @@ FIFO); then queues for a path into the next segment (the segment's gate) and run
 
 Departures are scheduled (`every_h` from `first_h`, at the first stop) or when full (the first stop's
 waiting load reaches `capacity_teu`, or `max_wait_h` has passed since the first shipment began to
-wait). A disruption on the service scales its TEU per departure; at factor 0 departures are cancelled.
+wait: at the first stop, or at a later stop counting from the last departure if that is later). A
+disruption on the service scales its TEU per departure; at factor 0 departures are cancelled.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class LineState:
     factors: list[float] = field(default_factory=list)
     extra_delays: list = field(default_factory=list)
     arrival: simpy.Event | None = None
+    last_departure_h: float = -math.inf
     departures: int = 0
     cancelled: int = 0
     load_factor_sum: float = 0.0
@@ -78,9 +80,9 @@ class ServiceRunner:
             self.env.process(self._when_full(state, dep.max_wait_h))
 
     def board_later(self, state: LineState, waiting: Waiting, stop: int) -> None:
-        """Put a shipment in the queue at a stop; a when-full line is told of the arrival."""
+        """Put a shipment in the queue at a stop; a when-full line is told of any arrival."""
         state.queues[stop].append(waiting)
-        if stop == 0 and state.arrival is not None and not state.arrival.triggered:
+        if state.arrival is not None and not state.arrival.triggered:
             state.arrival.succeed()
 
     def _scheduled(self, state: LineState, every_h: float, first_h: float):
@@ -92,28 +94,39 @@ class ServiceRunner:
     def _when_full(self, state: LineState, max_wait_h: float):
         queue = state.queues[0]
         while True:
-            if not queue:
-                state.arrival = self.env.event()
-                yield state.arrival
+            capacity = state.capacity_teu * state.factor()
+            # A departure must be able to take someone: the head of the first stop's queue fits
+            # (otherwise, under a disruption that shrinks the vehicle below it, departures would
+            # repeat at one instant for ever), or shipments wait further down the line.
+            head_fits = bool(queue) and queue[0].teu <= capacity + 1e-9
+            deadline_h = queue[0].ready_h + max_wait_h if head_fits else math.inf
+            for later in state.queues[1:-1]:
+                if later:
+                    # Its max_wait_h counts from when it began waiting or from the last departure,
+                    # which will pass its stop after it arrived (and take it if there is room).
+                    since_h = max(later[0].ready_h, state.last_departure_h)
+                    deadline_h = min(deadline_h, since_h + max_wait_h)
+            full = head_fits and sum(w.teu for w in queue) >= capacity
+            if capacity > 0 and (full or self.env.now >= deadline_h):
+                self._depart(state)
+                yield self.env.timeout(0)  # let the run take its load before counting again
                 continue
-            deadline_h = queue[0].ready_h + max_wait_h
-            if sum(w.teu for w in queue) < state.capacity_teu * state.factor() and self.env.now < deadline_h:
-                state.arrival = self.env.event()
+            state.arrival = self.env.event()
+            if capacity > 0 and deadline_h < math.inf:
                 yield state.arrival | self.env.timeout(deadline_h - self.env.now)
-                continue
-            if state.factor() == 0:
-                # Closed: wait for the disruption to lift (re-checked at each arrival or a day on).
-                state.arrival = self.env.event()
+            elif any(state.queues):
+                # Closed, or the head does not fit: wait for the disruption to lift (re-checked at
+                # each arrival or a day on).
                 yield state.arrival | self.env.timeout(24.0)
-                continue
-            self._depart(state)
-            yield self.env.timeout(0)  # let the run take its load before counting again
+            else:
+                yield state.arrival
 
     def _depart(self, state: LineState) -> None:
         capacity = state.capacity_teu * state.factor()
         if capacity <= 0:
             state.cancelled += 1
             return
+        state.last_departure_h = self.env.now
         self.env.process(self._run(state, capacity))
 
     def _run(self, state: LineState, capacity_teu: float):
