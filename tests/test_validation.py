@@ -39,6 +39,8 @@ CASES: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
         (CHILD, "network.segments[1].capacity_per_day", ("greater than 0", "got 0"))],
     "zero_capacity_teu.yaml": [
         (CHILD, "services[0].capacity_teu", ("greater than 0", "got 0"))],
+    "shipment_too_big.yaml": [
+        (CHILD, "demand[0].shipment_teu", ("120 TEU does not fit on service IR_TRAIN", "capacity_teu 90"))],
     "zero_servers.yaml": [
         (CHILD, "network.nodes[0].handling.servers", ("greater than or equal to 1", "got 0"))],
     "unknown_segment_node.yaml": [

@@ -131,11 +131,23 @@ def _check_flows(scenario: Scenario, network: CorridorNetwork, add) -> None:
                     bad = True
             if not bad:
                 try:
-                    network.legs_for_path(list(path))
+                    _check_fits(flow, network.legs_for_path(list(path)), f"demand[{i}].shipment_teu", add)
                 except RouteError as exc:
                     add(prefix, str(exc))
         if not bad and not paths:
             try:
-                network.fastest_route(flow.origin, flow.destination)
+                route = network.fastest_route(flow.origin, flow.destination)
             except RouteError as exc:
                 add(f"demand[{i}].destination", str(exc))
+            else:
+                _check_fits(flow, route.legs, f"demand[{i}].shipment_teu", add)
+
+
+def _check_fits(flow, legs, path: str, add) -> None:
+    """A consignment larger than a vehicle on its route would block that line's queue for ever."""
+    for leg in legs:
+        line = getattr(leg, "line", None)
+        if line is not None and flow.shipment_teu > line.service.capacity_teu:
+            add(path, f"{flow.shipment_teu:g} TEU does not fit on service {line.service.id} "
+                      f"(capacity_teu {line.service.capacity_teu:g}) on the flow's route")
+            return
