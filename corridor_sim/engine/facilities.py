@@ -48,17 +48,17 @@ class Facility:
             self.busy_area += self.busy * dt
             self._last_h = now
 
-    def request(self) -> simpy.Event:
-        """An event that fires when a server is free for this arrival (FIFO)."""
+    def request(self) -> simpy.Event | None:
+        """Seize a server for this arrival: None if one was free, else an event that fires (FIFO)
+        when one is. Returning None spares the event a shipment would otherwise wait on for nothing."""
         self._advance()
         self.arrivals += 1
-        event = self.env.event()
         if self.busy < self.servers and not self.queue:
             self.busy += 1
             self.started += 1
-            event.succeed()
-        else:
-            self.queue.append((event, self.env.now))
+            return None
+        event = self.env.event()
+        self.queue.append((event, self.env.now))
         return event
 
     def release(self) -> None:

@@ -26,6 +26,7 @@ from corridor_sim.network import CorridorNetwork, RideLeg, RoadLeg, Route, chang
 from corridor_sim.scenario.schema import Scenario, Segment
 
 HOURS_PER_YEAR = 365.0 * 24.0
+QUEUE, WAIT, TRAVEL = int(Stage.QUEUE), int(Stage.WAIT), int(Stage.TRAVEL)
 SAMPLE_EVERY_H = 24.0
 
 
@@ -100,6 +101,7 @@ class CorridorModel:
             first = len(self.routes)
             self.routes.extend((f, r) for r in routes)
             self.env.process(self._source(f, flow, list(range(first, len(self.routes)))))
+        self.plans = [self.plan(route) for _, route in self.routes]
         for dis in scenario.disruptions:
             self.env.process(self._disruption(dis))
         self.env.process(self._end_warmup())
@@ -152,49 +154,66 @@ class CorridorModel:
                 yield self.env.timeout(rng.exponential(mean_gap_h))
             r = route_ids[0] if len(route_ids) == 1 else route_ids[int(choose.choice(len(route_ids), p=shares))]
             index = self.recorder.new_shipment(f, r, flow.shipment_teu, self.env.now)
-            self.env.process(self.journey(index, self.routes[r][1], flow.shipment_teu))
+            self.env.process(self.journey(index, self.plans[r], flow.shipment_teu))
             if not poisson:
                 yield self.env.timeout(mean_gap_h)
 
-    def journey(self, shipment: int, route: Route, teu: float):
-        """Carry one shipment along its route, recording each stage."""
+    def plan(self, route: Route) -> list[tuple]:
+        """A route as the steps a shipment takes: (process function, its arguments) each.
+
+        Worked out once per route, so a shipment's journey does no lookups.
+        """
+        steps = []
         for i, leg in enumerate(route.legs):
             if self.network.handles(leg.origin, changes_vehicle(route.legs, i)):
-                yield from self.handle(shipment, leg.origin)
+                steps.append(self._handle_step(leg.origin))
             if isinstance(leg, RoadLeg):
-                yield from self.drive(shipment, leg)
+                seg = leg.segment
+                steps.append((self.drive, (seg, self.segment_place[seg.id], self.gate(seg, leg.origin))))
             else:
-                yield from self.ride(shipment, leg, teu)
+                steps.append((self.ride, (self.lines[leg.line.id], leg.board, leg.alight)))
         if self.network.handles(route.nodes[-1], True):
-            yield from self.handle(shipment, route.nodes[-1])
+            steps.append(self._handle_step(route.nodes[-1]))
+        return steps
+
+    def _handle_step(self, node_id: str) -> tuple:
+        return (self.handle, (self.facilities[node_id], self.node_place[node_id], int(self.handling_stage(node_id))))
+
+    def journey(self, shipment: int, plan: list[tuple], teu: float):
+        """Carry one shipment along its route, recording each stage."""
+        for step, args in plan:
+            yield from step(shipment, teu, *args)
         self.recorder.delivered(shipment, self.env.now)
 
-    def handle(self, shipment: int, node_id: str):
-        facility = self.facilities[node_id]
-        arrived_h = self.env.now
-        yield facility.request()
-        started_h = self.env.now
-        yield self.env.timeout(facility.sample_service_time_h())
+    def handle(self, shipment: int, teu: float, facility: Facility, place: int, stage: int):
+        """Queue for a server at a node, be handled, record both."""
+        env = self.env
+        arrived_h = env.now
+        wait = facility.request()
+        if wait is not None:
+            yield wait
+        started_h = env.now
+        yield env.timeout(facility.sample_service_time_h())
         facility.release()
-        place = self.node_place[node_id]
-        self.recorder.stage(shipment, Stage.QUEUE, place, arrived_h, started_h)
-        self.recorder.stage(shipment, self.handling_stage(node_id), place, started_h, self.env.now)
+        if started_h > arrived_h:
+            self.recorder.stage(shipment, QUEUE, place, arrived_h, started_h)
+        self.recorder.stage(shipment, stage, place, started_h, env.now)
 
-    def drive(self, shipment: int, leg: RoadLeg):
-        place = self.segment_place[leg.segment.id]
-        gate = self.gate(leg.segment, leg.origin)
+    def drive(self, shipment: int, teu: float, segment: Segment, place: int, gate: SegmentGate | None):
+        """Drive a road segment on the shipment's own truck, after queueing for a path if limited."""
+        env = self.env
         if gate is not None:
-            arrived_h = self.env.now
+            arrived_h = env.now
             yield gate.enter()
-            self.recorder.stage(shipment, Stage.WAIT, place, arrived_h, self.env.now)
-        start_h = self.env.now
-        yield self.env.timeout(self.running_time_h(leg.segment))
-        self.recorder.stage(shipment, Stage.TRAVEL, place, start_h, self.env.now)
+            self.recorder.stage(shipment, WAIT, place, arrived_h, env.now)
+        start_h = env.now
+        yield env.timeout(self.running_time_h(segment))
+        self.recorder.stage(shipment, TRAVEL, place, start_h, env.now)
 
-    def ride(self, shipment: int, leg: RideLeg, teu: float):
-        state = self.lines[leg.line.id]
+    def ride(self, shipment: int, teu: float, state: LineState, board: int, alight: int):
+        """Wait at the boarding stop; the vehicle's run records the ride and lets the shipment off."""
         done = self.env.event()
-        self.runner.board_later(state, Waiting(shipment, teu, leg.board, leg.alight, self.env.now, done), leg.board)
+        self.runner.board_later(state, Waiting(shipment, teu, board, alight, self.env.now, done), board)
         yield done
 
     def _disruption(self, dis):

@@ -24,6 +24,10 @@ class Stage(IntEnum):
 
 
 STAGE_NAMES = [s.name.lower() for s in Stage]
+N_STAGES = len(Stage)
+
+
+_ZEROS = (0.0,) * N_STAGES
 
 
 class Recorder:
@@ -36,11 +40,8 @@ class Recorder:
         self.teu = array("d")
         self.created_h = array("d")
         self.delivered_h = array("d")
-        self.s_shipment = array("i")
-        self.s_stage = array("b")
-        self.s_place = array("i")
-        self.s_start_h = array("d")
-        self.s_end_h = array("d")
+        # Stage rows interleaved (shipment, stage, place, start_h, end_h): one C call per row.
+        self.rows = array("d")
         # Totals per shipment and stage category, kept even when stage rows are not.
         self.stage_totals = array("d")
 
@@ -51,19 +52,15 @@ class Recorder:
         self.teu.append(teu)
         self.created_h.append(created_h)
         self.delivered_h.append(np.nan)
-        self.stage_totals.extend((0.0,) * len(Stage))
+        self.stage_totals.extend(_ZEROS)
         return index
 
     def stage(self, shipment: int, stage: int, place: int, start_h: float, end_h: float) -> None:
         if end_h <= start_h:
             return
-        self.stage_totals[shipment * len(Stage) + stage] += end_h - start_h
+        self.stage_totals[shipment * N_STAGES + stage] += end_h - start_h
         if self.keep_stages:
-            self.s_shipment.append(shipment)
-            self.s_stage.append(stage)
-            self.s_place.append(place)
-            self.s_start_h.append(start_h)
-            self.s_end_h.append(end_h)
+            self.rows.extend((shipment, stage, place, start_h, end_h))
 
     def delivered(self, shipment: int, now_h: float) -> None:
         self.delivered_h[shipment] = now_h
@@ -76,14 +73,15 @@ class Recorder:
             "teu": np.frombuffer(self.teu, dtype=np.float64).copy(),
             "created_h": np.frombuffer(self.created_h, dtype=np.float64).copy(),
             "delivered_h": np.frombuffer(self.delivered_h, dtype=np.float64).copy(),
-            "stage_totals_h": np.frombuffer(self.stage_totals, dtype=np.float64).reshape(n, len(Stage)).copy(),
+            "stage_totals_h": np.frombuffer(self.stage_totals, dtype=np.float64).reshape(n, N_STAGES).copy(),
         }
         if self.keep_stages:
+            rows = np.frombuffer(self.rows, dtype=np.float64).reshape(-1, 5)
             out.update(
-                stage_shipment=np.frombuffer(self.s_shipment, dtype=np.int32).copy(),
-                stage_kind=np.frombuffer(self.s_stage, dtype=np.int8).copy(),
-                stage_place=np.frombuffer(self.s_place, dtype=np.int32).copy(),
-                stage_start_h=np.frombuffer(self.s_start_h, dtype=np.float64).copy(),
-                stage_end_h=np.frombuffer(self.s_end_h, dtype=np.float64).copy(),
+                stage_shipment=rows[:, 0].astype(np.int32),
+                stage_kind=rows[:, 1].astype(np.int8),
+                stage_place=rows[:, 2].astype(np.int32),
+                stage_start_h=rows[:, 3].copy(),
+                stage_end_h=rows[:, 4].copy(),
             )
         return out

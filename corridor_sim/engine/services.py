@@ -155,7 +155,9 @@ class ServiceRunner:
             start_h = end_h = arrive_h
             facility = model.vehicle_facility(node) if k > 0 else None
             if facility is not None:
-                yield facility.request()
+                wait = facility.request()
+                if wait is not None:
+                    yield wait
                 start_h = env.now
                 yield env.timeout(facility.sample_service_time_h())
                 facility.release()
