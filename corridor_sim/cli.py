@@ -94,6 +94,163 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="replace an existing results folder")
 
 
+def _experiment_out(args: argparse.Namespace, default: Path) -> Path:
+    out_dir = Path(args.out) if args.out else default
+    if out_dir.exists() and not args.force:
+        raise UsageError(f"results folder {out_dir} exists; use --force to replace it or --out to choose another")
+    return out_dir
+
+
+def _write_json(path: Path, doc: dict) -> None:
+    import json
+
+    path.write_text(json.dumps(doc, indent=2, default=str))
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    import pandas as pd
+    import yaml
+
+    from corridor_sim.experiments import format_compare, run_compare
+    from corridor_sim.results import write_folder
+
+    base = load_scenario(args.base)
+    variants = [load_scenario(v) for v in args.variants]
+    out_dir = _experiment_out(args, Path("results") / f"compare-{Path(args.base).stem}")
+    df, runs = run_compare(base, variants, replications=args.replications, seed=args.seed, jobs=args.jobs,
+                           dask=args.dask, progress=None)
+    print(format_compare(df))
+    doc = df.attrs["json"]
+
+    def fill(tmp: Path) -> None:
+        df.to_csv(tmp / "compare.csv", index=False)
+        _write_json(tmp / "compare.json", doc)
+        (tmp / "variants").mkdir()
+        for i, (path, variant) in enumerate(zip(args.variants, variants), start=1):
+            (tmp / "variants" / f"{i}-{Path(path).stem}.yaml").write_text(
+                yaml.safe_dump(variant.data(), sort_keys=False, allow_unicode=True))
+        names = [doc["base"], *doc["variants"]]
+        by_replication = [res.flows_by_replication.assign(scenario=name) for name, res in zip(names, runs)]
+        pd.concat(by_replication, ignore_index=True).to_csv(tmp / "flows_by_replication.csv", index=False)
+
+    written = write_folder(out_dir, base, fill, command=" ".join(["corridor-sim", *sys.argv[1:]]), seed=doc["seed"],
+                           replications=doc["replications"], force=args.force,
+                           extra_meta={"experiment": "compare", "base_file": args.base,
+                                       "variant_files": args.variants})
+    print(f"\nResults written to {written}/")
+    return 0
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from corridor_sim.experiments import format_sweep, parse_setting, sweep, sweep_scenarios
+    from corridor_sim.results import write_folder
+
+    scenario = load_scenario(args.file)
+    settings: dict[str, list] = {}
+    for text in args.set:
+        key, values = parse_setting(text)
+        if key in settings:
+            raise UsageError(f"--set {key} given twice")
+        settings[key] = values
+    sweep_scenarios(scenario, settings)  # every key and every point's scenario checked before anything runs
+    out_dir = _experiment_out(args, Path("results") / f"sweep-{Path(args.file).stem}")
+    df = sweep(scenario, settings, replications=args.replications, seed=args.seed, jobs=args.jobs, dask=args.dask,
+               progress=None)
+    print(format_sweep(df))
+    doc = df.attrs["json"]
+
+    def fill(tmp: Path) -> None:
+        df.to_csv(tmp / "sweep.csv", index=False)
+        pd.DataFrame(df.attrs["nodes"]).to_csv(tmp / "sweep_nodes.csv", index=False)
+        _write_json(tmp / "sweep.json", doc)
+
+    written = write_folder(out_dir, scenario, fill, command=" ".join(["corridor-sim", *sys.argv[1:]]),
+                           seed=scenario.simulation.seed if args.seed is None else args.seed,
+                           replications=args.replications or scenario.simulation.replications, force=args.force,
+                           extra_meta={"experiment": "sweep", "settings": doc["settings"],
+                                       "points": len(doc["points"])})
+    print(f"\nResults written to {written}/")
+    return 0
+
+
+def _cmd_capacity(args: argparse.Namespace) -> int:
+    from corridor_sim.experiments import capacity, check_flow, format_capacity
+    from corridor_sim.results import write_folder
+
+    scenario = load_scenario(args.file)
+    check_flow(scenario, args.flow)
+    out_dir = _experiment_out(args, Path("results") / f"capacity-{Path(args.file).stem}-{args.flow}")
+    df = capacity(scenario, args.flow, p95_days=args.p95_days, tolerance=args.tolerance,
+                  throughput_ratio=args.throughput_ratio, backlog_growth=args.backlog_growth,
+                  max_utilization=args.max_utilization,
+                  replications=args.replications, seed=args.seed, jobs=args.jobs, dask=args.dask, progress=None)
+    print(format_capacity(df))
+    doc = df.attrs["json"]
+
+    def fill(tmp: Path) -> None:
+        df.to_csv(tmp / "capacity.csv", index=False)
+        _write_json(tmp / "capacity.json", doc)
+
+    written = write_folder(out_dir, scenario, fill, command=" ".join(["corridor-sim", *sys.argv[1:]]),
+                           seed=doc["seed"], replications=doc["replications"], force=args.force,
+                           extra_meta={"experiment": "capacity", "flow": args.flow})
+    print(f"\nResults written to {written}/")
+    return 0
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value:g}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {value:g}")
+    return value
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from corridor_sim.plotting import plot_results_dir
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise UsageError(f"no results folder {folder}")
+    try:
+        paths = plot_results_dir(folder, formats=("png", "svg") if args.svg else ("png",))
+    except FileNotFoundError as exc:
+        raise UsageError(str(exc)) from None
+    for path in paths:
+        print(f"figure {path}")
+    if not paths:
+        print(f"no figure applies to {folder}")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from corridor_sim.report import write_report
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise UsageError(f"no results folder {folder}")
+    try:
+        path = write_report(folder, out=args.out)
+    except FileNotFoundError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"report written to {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="corridor-sim",
@@ -125,6 +282,79 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plots", action="store_true", help="draw the figures into the results folder")
     p.add_argument("--svg", action="store_true", help="with --plots, also write SVG files")
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("compare", help="compare variants with a base scenario using common random numbers",
+                       description="Run a base scenario and variants with the same seed and replication indices "
+                                   "(common random numbers) and report, per flow present in both, the difference "
+                                   "(variant minus base) in mean transit days and in throughput, with a paired 95% CI "
+                                   "(t interval of per-replication differences), the unpaired (Welch) interval, and "
+                                   "whether it is significant (the paired CI excludes 0). Writes compare.csv and "
+                                   "compare.json.")
+    p.add_argument("base", metavar="BASE", help="base scenario YAML file (its seed and replications are used)")
+    p.add_argument("variants", nargs="+", metavar="VARIANT", help="variant scenario YAML files")
+    p.add_argument("--out", metavar="DIR", help="results folder (default: results/compare-<base file stem>)")
+    _add_run_options(p)
+    p.set_defaults(func=_cmd_compare)
+
+    p = sub.add_parser("sweep", help="run a scenario over a grid of parameter values",
+                       description="Run a scenario at every combination of the --set values and write sweep.csv "
+                                   "(one row per point and flow: the values, transit mean with 95% CI, p95, "
+                                   "throughput with 95% CI, busiest facility), sweep_nodes.csv and sweep.json.",
+                       epilog="KEY is a dotted path into the scenario: mapping keys by name, list items by id or "
+                              "0-based index, e.g. demand.IN-RU.teu_per_year, network.nodes.ASTARA.handling.servers, "
+                              "simulation.horizon_days. Values are YAML scalars separated by commas, or ranges "
+                              "start:stop[:step] that include stop when it lands on the grid (2:5 = 2,3,4,5; "
+                              "1:10:4 = 1,5,9). Every point is validated like a scenario file; all points use the "
+                              "same seed.")
+    p.add_argument("file", metavar="FILE", help="scenario YAML file")
+    p.add_argument("--set", action="append", required=True, metavar="KEY=V1,V2,...",
+                   help="a parameter and its values (repeat for a grid)")
+    p.add_argument("--out", metavar="DIR", help="results folder (default: results/sweep-<scenario file stem>)")
+    _add_run_options(p)
+    p.set_defaults(func=_cmd_sweep)
+
+    p = sub.add_parser("capacity", help="find the largest demand of a flow carried in steady state",
+                       description="Bisect over the flow's teu_per_year (bracketed by doubling or halving from the "
+                                   "scenario's) for the largest demand at which, over the measured window, every "
+                                   "flow keeps up (TEU delivered >= --throughput-ratio x TEU created per day), no "
+                                   "flow's backlog grows (TEU in transit rising by more than --backlog-growth x TEU "
+                                   "created per day on average, with a 95% CI above 0), no facility or segment gate "
+                                   "is busier than --max-utilization and, with --p95-days, the flow's p95 transit is "
+                                   "within D days. Names the bottleneck (busiest facility, segment gate or service) "
+                                   "there and writes capacity.csv (every level tried) and capacity.json.",
+                       epilog="A finite run cannot tell a queue close to saturation from an overloaded one, so the "
+                              "answer lies somewhat below the true saturation point and never above it (2-5% below "
+                              "for a single M/M/1 station over 160 measured days). Use a horizon that spans whole "
+                              "cycles of recurring disruptions.")
+    p.add_argument("file", metavar="FILE", help="scenario YAML file")
+    p.add_argument("--flow", required=True, metavar="ID", help="the flow whose demand is varied")
+    p.add_argument("--p95-days", type=_positive_float, metavar="D", help="also require p95 transit <= D days")
+    p.add_argument("--tolerance", type=_fraction, default=0.02, metavar="F",
+                   help="stop when the bracket is narrower than F x its lower end (default 0.02)")
+    p.add_argument("--throughput-ratio", type=_fraction, default=0.97, metavar="R",
+                   help="delivered / created TEU per day needed, every flow (default 0.97)")
+    p.add_argument("--backlog-growth", type=_fraction, default=0.01, metavar="G",
+                   help="largest backlog growth per day as a fraction of demand per day (default 0.01)")
+    p.add_argument("--max-utilization", type=_fraction, default=0.98, metavar="U",
+                   help="busiest facility or segment gate allowed (default 0.98)")
+    p.add_argument("--out", metavar="DIR", help="results folder (default: results/capacity-<file stem>-<flow>)")
+    _add_run_options(p)
+    p.set_defaults(func=_cmd_capacity)
+    p = sub.add_parser("plot", help="draw the figures of a results folder into RESULTS_DIR/figures/",
+                       description="Draw every figure that applies to a results folder (a run's: network map, "
+                                   "transit distributions, time- and cost-distance, where the time goes, utilisation, "
+                                   "queues, throughput; a compare, sweep or capacity folder's chart) into "
+                                   "RESULTS_DIR/figures/ as PNG (and SVG with --svg).")
+    p.add_argument("folder", metavar="RESULTS_DIR", help="a folder written by run, compare, sweep or capacity")
+    p.add_argument("--svg", action="store_true", help="also write SVG files")
+    p.set_defaults(func=_cmd_plot)
+
+    p = sub.add_parser("report", help="write RESULTS_DIR/report.html, one self-contained page",
+                       description="Write one self-contained HTML page (figures embedded as PNG, the result "
+                                   "tables and the merged scenario) that opens in a browser without a server.")
+    p.add_argument("folder", metavar="RESULTS_DIR", help="a folder written by run, compare, sweep or capacity")
+    p.add_argument("--out", metavar="FILE", help="where to write the page (default: RESULTS_DIR/report.html)")
+    p.set_defaults(func=_cmd_report)
     return parser
 
 
