@@ -237,6 +237,25 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from corridor_sim.calibration import calibrate, format_table
+
+    out_dir = Path(args.out) if args.out else Path("results") / f"calibration-{Path(args.targets).stem}"
+    if out_dir.exists() and not args.force:
+        raise UsageError(f"results folder {out_dir} exists; use --force to replace it or --out to choose another")
+    results, table = calibrate(args.targets, replications=args.replications, seed=args.seed, jobs=args.jobs,
+                               dask=args.dask)
+    text = format_table(table)
+    print(text)
+    results.write(out_dir, command=" ".join(["corridor-sim", *sys.argv[1:]]), force=args.force, shipments=False)
+    table.to_csv(out_dir / "calibration.csv", index=False)
+    (out_dir / "calibration.txt").write_text(text + "\n")
+    print(f"\nResults written to {out_dir}/")
+    passed = int(table["ok"].sum())
+    print(f"{passed} of {len(table)} targets within tolerance")
+    return 0
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from corridor_sim.report import write_report
 
@@ -271,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_routes)
 
     p = sub.add_parser("run", help="simulate a scenario, print the tables and write a results folder",
-                       description="Simulate a scenario's replications, print per-flow transit (mean with 95%% CI, "
+                       description="Simulate a scenario's replications, print per-flow transit (mean with 95% CI, "
                                    "p50, p95), throughput, cost and CO2, facility and service statistics, and write "
                                    "summary.json, tables and per-shipment records to a results folder.")
     p.add_argument("file", metavar="FILE", help="scenario YAML file")
@@ -355,6 +374,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("folder", metavar="RESULTS_DIR", help="a folder written by run, compare, sweep or capacity")
     p.add_argument("--out", metavar="FILE", help="where to write the page (default: RESULTS_DIR/report.html)")
     p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("calibrate", help="run a scenario against published targets and print the table",
+                       description="Run the scenario named in a targets file (every replication's stage rows "
+                                   "kept) and print, per target, the published value, the model median with "
+                                   "the 2.5-97.5 percent range of shipments and the 95 percent interval of the "
+                                   "median across replications, and whether it is within tolerance.")
+    p.add_argument("targets", metavar="TARGETS", help="targets YAML file (e.g. scenarios/calibration/instc_2025_targets.yaml)")
+    p.add_argument("--out", metavar="DIR", help="results folder (default: results/calibration-<targets stem>)")
+    _add_run_options(p)
+    p.set_defaults(func=_cmd_calibrate)
     return parser
 
 
