@@ -132,6 +132,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         names = [doc["base"], *doc["variants"]]
         by_replication = [res.flows_by_replication.assign(scenario=name) for name, res in zip(names, runs)]
         pd.concat(by_replication, ignore_index=True).to_csv(tmp / "flows_by_replication.csv", index=False)
+        # Each scenario's own summary and flow table (percentiles, busiest facility) beside the differences.
+        pd.concat([res.flows.assign(scenario=name) for name, res in zip(names, runs)],
+                  ignore_index=True).to_csv(tmp / "flows.csv", index=False)
+        _write_json(tmp / "summaries.json", {name: res.summary() for name, res in zip(names, runs)})
 
     written = write_folder(out_dir, base, fill, command=" ".join(["corridor-sim", *sys.argv[1:]]), seed=doc["seed"],
                            replications=doc["replications"], force=args.force,
