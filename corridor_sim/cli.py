@@ -59,7 +59,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if out_dir.exists() and not args.force:
         raise UsageError(f"results folder {out_dir} exists; use --force to replace it or --out to choose another")
     results = run(scenario, replications=args.replications, seed=args.seed, jobs=args.jobs, dask=args.dask,
-                  keep_stages=False if args.no_shipments else (0,), progress=None)
+                  keep_stages=False if args.no_shipments else (0,), progress=None, summary_only=args.no_shipments)
     print(results.format_tables())
     written = results.write(out_dir, command=" ".join(["corridor-sim", *sys.argv[1:]]), force=args.force,
                             shipments=not args.no_shipments)
@@ -301,7 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="results folder (default: results/<scenario file stem>)")
     _add_run_options(p)
     p.add_argument("--no-shipments", action="store_true",
-                   help="summary only: keep no per-shipment or per-stage rows (bounded memory)")
+                   help="summary only: stream per-flow statistics, keep no per-shipment rows "
+                        "(memory bounded by shipments in flight; percentiles to 0.01 day)")
     p.add_argument("--plots", action="store_true", help="draw the figures into the results folder")
     p.add_argument("--svg", action="store_true", help="with --plots, also write SVG files")
     p.set_defaults(func=_cmd_run)

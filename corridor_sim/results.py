@@ -127,6 +127,8 @@ class Results:
         frames = []
         for out in self.outputs:
             s = out.shipments
+            if "summary_only" in s:
+                continue
             totals = s["stage_totals_h"]
             route = s["route"]
             usd = np.array([r[2] for r in routes])[route] if len(route) else np.zeros(0)
@@ -147,12 +149,56 @@ class Results:
             for name, stages in CATEGORIES.items():
                 frame[f"{name}_h"] = totals[:, [int(x) for x in stages]].sum(axis=1) if len(route) else []
             frames.append(frame)
+        if not frames:
+            columns = ["replication", "shipment", "flow", "route", "teu", "created_h", "delivered_h", "transit_days",
+                       "measured", "cost_usd", "co2_kg", *(f"{name}_h" for name in CATEGORIES)]
+            return pd.DataFrame({c: pd.Series(dtype=bool if c == "measured" else float) for c in columns})
         return pd.concat(frames, ignore_index=True)
+
+    def _streamed_rows(self, out: ReplicationOutput) -> list[dict]:
+        """flows_by_replication rows from a summary-only replication's streamed statistics."""
+        s = out.shipments
+        routes = self.route_table()
+        rows = []
+        for f, flow in enumerate(self.scenario.demand):
+            n = int(s["delivered"][f])
+            mine = [i for i, r in enumerate(routes) if r[0] == f]
+            teu = sum(s["route_teu"][i] for i in mine)
+            row = {
+                "replication": out.replication, "flow": flow.id,
+                "created_all": int(s["created_all"][f]), "delivered_all": int(s["delivered_all"][f]),
+                "created": int(s["created"][f]), "delivered": n, "in_transit": int(s["created"][f]) - n,
+                "transit_days_mean": s["transit_h_sum"][f] / n / 24.0 if n else math.nan,
+                "throughput_teu_per_day": s["window_teu"][f] / self.measured_days,
+                "cost_usd_per_teu": sum(s["route_teu"][i] * routes[i][2] for i in mine) / teu if teu else math.nan,
+                "co2_kg_per_teu": sum(s["route_teu"][i] * routes[i][3] for i in mine) / teu if teu else math.nan,
+            }
+            for name, stages in CATEGORIES.items():
+                total = sum(s["stage_h_sum"][f][int(x)] for x in stages)
+                row[f"{name}_days"] = total / n / 24.0 if n else math.nan
+            rows.append(row)
+        return rows
+
+    def _transit_quantiles(self, flow_index: int, done: pd.DataFrame, qs: tuple[float, ...]) -> list[float]:
+        """Quantiles of transit days pooled over replications: exact from shipment rows, else read off
+        the streamed histograms (to within half a bin)."""
+        if len(done):
+            return [float(done["transit_days"].quantile(q)) for q in qs]
+        hists = [o.shipments["transit_hist"][flow_index] for o in self.outputs if "summary_only" in o.shipments]
+        if not hists or sum(h.sum() for h in hists) == 0:
+            return [math.nan] * len(qs)
+        hist = np.sum(hists, axis=0)
+        width = float(self.outputs[0].shipments["bin_days"])
+        cum = np.cumsum(hist) / hist.sum()
+        return [(int(np.searchsorted(cum, q)) + 0.5) * width for q in qs]
 
     def _flows_by_replication(self) -> pd.DataFrame:
         rows = []
         ship = self.shipments
         for out in self.outputs:
+            if "summary_only" in out.shipments:
+                rows += self._streamed_rows(out)
+                continue
             mine = ship[ship["replication"] == out.replication]
             for flow in self.scenario.demand:
                 f = mine[mine["flow"] == flow.id]
@@ -182,9 +228,10 @@ class Results:
         rows = []
         by = self.flows_by_replication
         ship = self.shipments
-        for flow in self.scenario.demand:
+        for f, flow in enumerate(self.scenario.demand):
             r = by[by["flow"] == flow.id]
             done = ship[(ship["flow"] == flow.id) & ship["measured"] & ship["delivered_h"].notna()]
+            p10, p50, p90, p95 = self._transit_quantiles(f, done, (0.10, 0.50, 0.90, 0.95))
             mean, lo, hi = t_interval(r["transit_days_mean"])
             tp, tp_lo, tp_hi = t_interval(r["throughput_teu_per_day"])
             row = {
@@ -192,10 +239,7 @@ class Results:
                 "demand_teu_per_day": flow.teu_per_year / 365.0,
                 "created": r["created"].mean(), "delivered": r["delivered"].mean(), "in_transit": r["in_transit"].mean(),
                 "transit_days_mean": mean, "transit_days_ci95_low": lo, "transit_days_ci95_high": hi,
-                "transit_days_p10": done["transit_days"].quantile(0.10) if len(done) else math.nan,
-                "transit_days_p50": done["transit_days"].quantile(0.50) if len(done) else math.nan,
-                "transit_days_p90": done["transit_days"].quantile(0.90) if len(done) else math.nan,
-                "transit_days_p95": done["transit_days"].quantile(0.95) if len(done) else math.nan,
+                "transit_days_p10": p10, "transit_days_p50": p50, "transit_days_p90": p90, "transit_days_p95": p95,
                 "throughput_teu_per_day": tp, "throughput_ci95_low": tp_lo, "throughput_ci95_high": tp_hi,
                 "throughput_tonnes_per_day": tp * flow.tonnes_per_teu if flow.tonnes_per_teu else math.nan,
                 "cost_usd_per_teu": r["cost_usd_per_teu"].mean(),

@@ -19,7 +19,7 @@ import simpy
 
 from corridor_sim.distributions import sampler_of
 from corridor_sim.engine.facilities import Facility, SegmentGate
-from corridor_sim.engine.records import Recorder, Stage
+from corridor_sim.engine.records import Recorder, Stage, SummaryRecorder
 from corridor_sim.engine.services import LineState, ServiceRunner, Waiting
 from corridor_sim.engine.streams import stream
 from corridor_sim.network import CorridorNetwork, RideLeg, RoadLeg, Route, changes_vehicle
@@ -53,13 +53,13 @@ class CorridorModel:
     """One replication of a scenario."""
 
     def __init__(self, scenario: Scenario, network: CorridorNetwork | None = None, replication: int = 0,
-                 seed: int | None = None, keep_stages: bool = True, sample_queues: bool = True):
+                 seed: int | None = None, keep_stages: bool = True, sample_queues: bool = True,
+                 summary_only: bool = False):
         self.scenario = scenario
         self.network = network or CorridorNetwork.from_scenario(scenario)
         self.replication = replication
         self.seed = scenario.simulation.seed if seed is None else seed
         self.env = simpy.Environment()
-        self.recorder = Recorder(keep_stages=keep_stages)
         self.horizon_h = scenario.simulation.horizon_days * 24.0
         self.warmup_h = scenario.simulation.warmup_days * 24.0
         self.sample_queues = sample_queues
@@ -102,6 +102,8 @@ class CorridorModel:
             self.routes.extend((f, r) for r in routes)
             self.env.process(self._source(f, flow, list(range(first, len(self.routes)))))
         self.plans = [self.plan(route) for _, route in self.routes]
+        self.recorder = (SummaryRecorder(len(scenario.demand), len(self.routes), self.warmup_h, self.horizon_h)
+                         if summary_only else Recorder(keep_stages=keep_stages))
         for dis in scenario.disruptions:
             self.env.process(self._disruption(dis))
         self.env.process(self._end_warmup())
@@ -307,8 +309,13 @@ class CorridorModel:
 
 
 def run_replication(scenario: Scenario, replication: int, seed: int | None = None,
-                    keep_stages: bool = True, sample_queues: bool = True) -> ReplicationOutput:
-    """Run one replication: a pure function of (scenario, replication, seed)."""
+                    keep_stages: bool = True, sample_queues: bool = True,
+                    summary_only: bool = False) -> ReplicationOutput:
+    """Run one replication: a pure function of (scenario, replication, seed).
+
+    `summary_only` streams per-flow statistics instead of keeping a row per shipment (memory bounded
+    by the shipments in flight); the random numbers, and so every simulated event, are the same.
+    """
     model = CorridorModel(scenario, replication=replication, seed=seed, keep_stages=keep_stages,
-                          sample_queues=sample_queues)
+                          sample_queues=sample_queues, summary_only=summary_only)
     return model.run()

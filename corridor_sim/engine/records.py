@@ -85,3 +85,69 @@ class Recorder:
                 stage_end_h=rows[:, 4].copy(),
             )
         return out
+
+
+class SummaryRecorder:
+    """Streaming statistics for summary-only runs: memory bounded by the shipments in flight.
+
+    Nothing is kept per delivered shipment: each flow accumulates counts, sums of transit and stage
+    times, TEU delivered per route, and a histogram of transit days (bins of `BIN_DAYS`) from which
+    percentiles are read to within half a bin. Shipments still under way at the horizon are the only
+    per-shipment state left.
+    """
+
+    BIN_DAYS = 0.02
+    MAX_DAYS = 400.0
+
+    def __init__(self, n_flows: int, n_routes: int, warmup_h: float, horizon_h: float):
+        self.keep_stages = False
+        self.warmup_h = warmup_h
+        self.horizon_h = horizon_h
+        self.active: dict[int, list] = {}
+        self.count = 0
+        self.created_all = np.zeros(n_flows, dtype=np.int64)
+        self.created = np.zeros(n_flows, dtype=np.int64)
+        self.delivered_all = np.zeros(n_flows, dtype=np.int64)
+        self.delivered_n = np.zeros(n_flows, dtype=np.int64)
+        self.transit_h_sum = np.zeros(n_flows)
+        self.stage_h_sum = np.zeros((n_flows, N_STAGES))
+        self.window_teu = np.zeros(n_flows)
+        self.route_teu = np.zeros(n_routes)
+        self.bins = int(self.MAX_DAYS / self.BIN_DAYS)
+        self.hist = np.zeros((n_flows, self.bins + 1), dtype=np.int64)  # last bin: beyond MAX_DAYS
+
+    def new_shipment(self, flow: int, route: int, teu: float, created_h: float) -> int:
+        index = self.count
+        self.count += 1
+        self.created_all[flow] += 1
+        if created_h >= self.warmup_h:
+            self.created[flow] += 1
+        self.active[index] = [flow, route, teu, created_h, *_ZEROS]
+        return index
+
+    def stage(self, shipment: int, stage: int, place: int, start_h: float, end_h: float) -> None:
+        if end_h > start_h:
+            self.active[shipment][4 + stage] += end_h - start_h
+
+    def delivered(self, shipment: int, now_h: float) -> None:
+        flow, route, teu, created_h, *totals = self.active.pop(shipment)
+        self.delivered_all[flow] += 1
+        if now_h >= self.warmup_h:
+            self.window_teu[flow] += teu
+        if created_h >= self.warmup_h:
+            transit_h = now_h - created_h
+            self.delivered_n[flow] += 1
+            self.transit_h_sum[flow] += transit_h
+            self.stage_h_sum[flow] += totals
+            self.route_teu[route] += teu
+            self.hist[flow, min(int(transit_h / 24.0 / self.BIN_DAYS), self.bins)] += 1
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {
+            "summary_only": np.array(True),
+            "created_all": self.created_all, "created": self.created,
+            "delivered_all": self.delivered_all, "delivered": self.delivered_n,
+            "transit_h_sum": self.transit_h_sum, "stage_h_sum": self.stage_h_sum,
+            "window_teu": self.window_teu, "route_teu": self.route_teu, "transit_hist": self.hist,
+            "bin_days": np.array(self.BIN_DAYS),
+        }
