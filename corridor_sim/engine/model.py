@@ -80,7 +80,8 @@ class CorridorModel:
         self.delay_samplers = {}
         self.segment_extra: dict[str, list] = {s.id: [] for s in segments}
         for seg in segments:
-            self.delay_samplers[seg.id] = sampler_of(seg.delay_h, self._rng(f"delay:{seg.id}"))
+            # A segment without a delay draws nothing (its stream would give only zeros).
+            self.delay_samplers[seg.id] = sampler_of(seg.delay_h, self._rng(f"delay:{seg.id}")) if seg.delay_h else None
             disrupted = any(d.target == seg.id for d in scenario.disruptions)
             if seg.capacity_per_day is not None or disrupted:
                 for a in (seg.from_, seg.to) if seg.bidirectional else (seg.from_,):
@@ -134,8 +135,13 @@ class CorridorModel:
         return self.gates.get((segment.id, from_node))
 
     def running_time_h(self, segment: Segment) -> float:
-        extra = sum(s() for s in self.segment_extra[segment.id])
-        return segment.length_km / segment.speed_kmh + self.delay_samplers[segment.id]() + extra
+        time_h = segment.length_km / segment.speed_kmh
+        delay = self.delay_samplers[segment.id]
+        if delay is not None:
+            time_h += delay()
+        for extra in self.segment_extra[segment.id]:
+            time_h += extra()
+        return time_h
 
     def service_extra_delay(self, state: LineState) -> float:
         return sum(s() for s in state.extra_delays)
