@@ -15,6 +15,25 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 
+BLOCK = 1024
+
+
+def _blocks(draw_block):
+    """A zero-argument sampler handing out values drawn `BLOCK` at a time.
+
+    numpy Generators give the same numbers in the same order whether drawn one by one or in an
+    array, so this changes no result; it spares a scalar numpy call (~1.5 us) per draw.
+    """
+    buffer: list[float] = []
+
+    def draw() -> float:
+        if not buffer:
+            buffer.extend(reversed(draw_block(BLOCK).tolist()))
+        return buffer.pop()
+
+    return draw
+
+
 class _Dist(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -50,7 +69,7 @@ class Exponential(_Dist):
 
     def sampler(self, rng):
         scale = self.mean_
-        return lambda: rng.exponential(scale)
+        return _blocks(lambda n: rng.exponential(scale, n))
 
 
 class Uniform(_Dist):
@@ -70,7 +89,7 @@ class Uniform(_Dist):
 
     def sampler(self, rng):
         low, high = self.low, self.high
-        return lambda: rng.uniform(low, high)
+        return _blocks(lambda n: rng.uniform(low, high, n))
 
 
 class Triangular(_Dist):
@@ -91,7 +110,7 @@ class Triangular(_Dist):
 
     def sampler(self, rng):
         low, mode, high = self.low, self.mode, self.high
-        return lambda: rng.triangular(low, mode, high)
+        return _blocks(lambda n: rng.triangular(low, mode, high, n))
 
 
 class Normal(_Dist):
@@ -133,7 +152,7 @@ class Lognormal(_Dist):
     def sampler(self, rng):
         sigma2 = math.log(1 + (self.sd / self.mean_) ** 2)
         mu, sigma = math.log(self.mean_) - sigma2 / 2, math.sqrt(sigma2)
-        return lambda: rng.lognormal(mu, sigma)
+        return _blocks(lambda n: rng.lognormal(mu, sigma, n))
 
 
 class Gamma(_Dist):
@@ -148,7 +167,7 @@ class Gamma(_Dist):
     def sampler(self, rng):
         shape = (self.mean_ / self.sd) ** 2
         scale = self.sd**2 / self.mean_
-        return lambda: rng.gamma(shape, scale)
+        return _blocks(lambda n: rng.gamma(shape, scale, n))
 
 
 class Empirical(_Dist):

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import yaml
 from pydantic import BaseModel
-from scipy import stats
+from scipy.special import stdtrit
 
 from corridor_sim.engine.model import ReplicationOutput, run_replication
 from corridor_sim.errors import UsageError
@@ -257,7 +257,7 @@ def _welch_interval(x: np.ndarray, y: np.ndarray, level: float = 0.95) -> tuple[
     if se == 0:
         return diff, diff
     df = (vx + vy) ** 2 / (vx**2 / (len(x) - 1) + vy**2 / (len(y) - 1))
-    half = float(stats.t.ppf(0.5 + level / 2, df) * se)
+    half = float(stdtrit(df, 0.5 + level / 2) * se)
     return diff - half, diff + half
 
 

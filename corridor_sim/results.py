@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
-from scipy import stats
+from scipy.special import stdtrit
 
 from corridor_sim.engine.model import ReplicationOutput
 from corridor_sim.engine.records import STAGE_NAMES, Stage
@@ -42,7 +42,7 @@ def t_interval(values, level: float = 0.95) -> tuple[float, float, float]:
     mean = float(x.mean())
     if len(x) < 2:
         return mean, math.nan, math.nan
-    half = float(stats.t.ppf(0.5 + level / 2, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
+    half = float(stdtrit(len(x) - 1, 0.5 + level / 2) * x.std(ddof=1) / math.sqrt(len(x)))
     return mean, mean - half, mean + half
 
 
