@@ -166,14 +166,10 @@ class ResultsDir:
 
     def route_table(self) -> list[tuple[int, Route, float, float]]:
         """(flow index, route, USD per TEU, kg CO2 per TEU) in the engine's route numbering."""
-        from corridor_sim.results import route_cost
+        from corridor_sim.results import route_table
 
         if self._routes is None:
-            self._routes = []
-            for f, flow in enumerate(self.scenario.demand):
-                for route in self.network.routes_for(flow):
-                    usd, co2 = route_cost(self.network, route)
-                    self._routes.append((f, route, usd, co2))
+            self._routes = route_table(self.network)
         return self._routes
 
     def stages(self, replication: int | None = None) -> pd.DataFrame:

@@ -72,6 +72,16 @@ def route_cost(network: CorridorNetwork, route: Route) -> tuple[float, float]:
     return usd, co2
 
 
+def route_table(network: CorridorNetwork) -> list[tuple[int, Route, float, float]]:
+    """(flow index, route, USD per TEU, kg CO2 per TEU) for every route, in the engine's numbering."""
+    table = []
+    for f, flow in enumerate(network.scenario.demand):
+        for route in network.routes_for(flow):
+            usd, co2 = route_cost(network, route)
+            table.append((f, route, usd, co2))
+    return table
+
+
 def _json_number(x):
     if isinstance(x, (float, np.floating)):
         return None if math.isnan(x) else round(float(x), 6)
@@ -114,11 +124,7 @@ class Results:
     def route_table(self) -> list[tuple[int, Route, float, float]]:
         """(flow index, route, USD per TEU, kg CO2 per TEU) in the engine's route numbering."""
         if self._routes is None:
-            self._routes = []
-            for f, flow in enumerate(self.scenario.demand):
-                for route in self.network.routes_for(flow):
-                    usd, co2 = route_cost(self.network, route)
-                    self._routes.append((f, route, usd, co2))
+            self._routes = route_table(self.network)
         return self._routes
 
     def _shipments_table(self) -> pd.DataFrame:
