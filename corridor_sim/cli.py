@@ -55,9 +55,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from corridor_sim.experiments import run
 
     scenario = load_scenario(args.file)
-    out_dir = Path(args.out) if args.out else Path("results") / Path(args.file).stem
-    if out_dir.exists() and not args.force:
-        raise UsageError(f"results folder {out_dir} exists; use --force to replace it or --out to choose another")
+    out_dir = _experiment_out(args, Path("results") / Path(args.file).stem)
     results = run(scenario, replications=args.replications, seed=args.seed, jobs=args.jobs, dask=args.dask,
                   keep_stages=False if args.no_shipments else (0,), progress=None, summary_only=args.no_shipments)
     print(results.format_tables())
@@ -244,16 +242,18 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from corridor_sim.calibration import calibrate, format_table
 
-    out_dir = Path(args.out) if args.out else Path("results") / f"calibration-{Path(args.targets).stem}"
-    if out_dir.exists() and not args.force:
-        raise UsageError(f"results folder {out_dir} exists; use --force to replace it or --out to choose another")
+    out_dir = _experiment_out(args, Path("results") / f"calibration-{Path(args.targets).stem}")
     results, table = calibrate(args.targets, replications=args.replications, seed=args.seed, jobs=args.jobs,
                                dask=args.dask)
     text = format_table(table)
     print(text)
-    results.write(out_dir, command=" ".join(["corridor-sim", *sys.argv[1:]]), force=args.force, shipments=False)
-    table.to_csv(out_dir / "calibration.csv", index=False)
-    (out_dir / "calibration.txt").write_text(text + "\n")
+
+    def extra(tmp: Path) -> None:
+        table.to_csv(tmp / "calibration.csv", index=False)
+        (tmp / "calibration.txt").write_text(text + "\n")
+
+    results.write(out_dir, command=" ".join(["corridor-sim", *sys.argv[1:]]), force=args.force, shipments=False,
+                  extra=extra)
     print(f"\nResults written to {out_dir}/")
     passed = int(table["ok"].sum())
     print(f"{passed} of {len(table)} targets within tolerance")

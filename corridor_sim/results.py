@@ -432,8 +432,10 @@ class Results:
 
     # ------------------------------------------------------------------ writing
 
-    def write(self, out_dir: str | Path, command: str = "", force: bool = False, shipments: bool = True) -> Path:
-        """Write the results folder atomically; see `write_folder`."""
+    def write(self, out_dir: str | Path, command: str = "", force: bool = False, shipments: bool = True,
+              extra=None) -> Path:
+        """Write the results folder atomically; see `write_folder`. `extra(tmp_path)`, if given,
+        adds a command's own files before the folder is renamed into place."""
         def fill(tmp: Path) -> None:
             (tmp / "summary.json").write_text(json.dumps(self.summary(), indent=2))
             self.flows.to_csv(tmp / "flows.csv", index=False)
@@ -447,6 +449,8 @@ class Results:
                 stages = self.stages()
                 if len(stages):
                     stages.to_csv(tmp / "stages.csv.gz", index=False)
+            if extra is not None:
+                extra(tmp)
         return write_folder(out_dir, self.scenario, fill, command=command, seed=self.seed,
                             replications=self.replications, force=force)
 
