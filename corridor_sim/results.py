@@ -1,11 +1,14 @@
 """Results of a run: tables derived from the replications' records, intervals, and the results folder.
 
-Counts are means per replication over the measured window (after the warm-up). A flow's measured
-shipments are those created in the window; `delivered` counts those of them delivered by the
-horizon and `in_transit` the rest, so created = delivered + in_transit. Transit times are those of
-delivered measured shipments: the mean has a Student-t interval across replication means, the
-percentiles pool every replication's shipments. Throughput is TEU delivered per day of the window
-(whenever the shipment was created).
+Counts are means per replication over the measured window [warm-up, horizon). A flow's measured
+shipments are those created in the window; the run follows them past the horizon until they are
+delivered or the drain ends. `delivered` counts those delivered and `censored` (also `in_transit`)
+those still under way at the end, so created = delivered + censored. Transit times are estimated
+with the censored ones taken into account (corridor_sim/cohort.py: Kaplan-Meier when any is
+censored): the mean has a Student-t interval across replication means, the percentiles pool every
+replication's shipments. Throughput is TEU delivered per day of the window (whenever the shipment was
+created). Every flow, facility, gate and service is tested for a backlog that grows over the window
+(corridor_sim/stability.py); an unstable flow's figures describe that window, not a steady state.
 """
 
 from __future__ import annotations
@@ -23,11 +26,13 @@ import pandas as pd
 import yaml
 from scipy.special import stdtrit
 
+from corridor_sim.cohort import by_month, pooled_transit, replication_transit, window_months
 from corridor_sim.engine.model import ReplicationOutput
 from corridor_sim.engine.records import STAGE_NAMES, Stage
 from corridor_sim.errors import UsageError
 from corridor_sim.network import CorridorNetwork, RideLeg, Route, changes_vehicle
 from corridor_sim.scenario.schema import Scenario
+from corridor_sim.stability import monthly_facility, stability
 
 # Stage categories reported as "where the time goes"; dwell on board counts as travel.
 CATEGORIES = {"travel": (Stage.TRAVEL, Stage.DWELL), "wait": (Stage.WAIT,), "handling": (Stage.HANDLING,),
@@ -82,12 +87,27 @@ def route_table(network: CorridorNetwork) -> list[tuple[int, Route, float, float
     return table
 
 
+def _cohort_wait_h(stats: dict) -> float:
+    """Mean wait of a facility's arrivals in the measured window, whenever they started service:
+    those served at once waited 0; those still queueing at the end of the run are left out (censored,
+    reported as `waiting_at_end`)."""
+    served = stats["arrivals"] - stats["waiting_at_end"]
+    return stats["wait_sum_h"] / served if served > 0 else 0.0
+
+
 def _json_number(x):
     if isinstance(x, (float, np.floating)):
         return None if math.isnan(x) else round(float(x), 6)
     if isinstance(x, np.integer):
         return int(x)
     return x
+
+
+def _json_tree(tree):
+    """A nested dict of numbers made JSON-ready (NaN as null)."""
+    if isinstance(tree, dict):
+        return {k: _json_tree(v) for k, v in tree.items()}
+    return _json_number(tree)
 
 
 def _ci(values) -> dict:
@@ -148,7 +168,7 @@ class Results:
                 "created_h": s["created_h"],
                 "delivered_h": s["delivered_h"],
                 "transit_days": (s["delivered_h"] - s["created_h"]) / 24.0,
-                "measured": s["created_h"] >= out.warmup_h,
+                "measured": (s["created_h"] >= out.warmup_h) & (s["created_h"] < out.horizon_h),
                 "cost_usd": usd * s["teu"],
                 "co2_kg": co2 * s["teu"],
             })
@@ -174,7 +194,8 @@ class Results:
                 "replication": out.replication, "flow": flow.id,
                 "created_all": int(s["created_all"][f]), "delivered_all": int(s["delivered_all"][f]),
                 "created": int(s["created"][f]), "delivered": n, "in_transit": int(s["created"][f]) - n,
-                "transit_days_mean": s["transit_h_sum"][f] / n / 24.0 if n else math.nan,
+                "censored": int(s["created"][f]) - n,
+                "transit_days_mean": replication_transit(out, f)["mean"],
                 "throughput_teu_per_day": s["window_teu"][f] / self.measured_days,
                 "cost_usd_per_teu": sum(s["route_teu"][i] * routes[i][2] for i in mine) / teu if teu else math.nan,
                 "co2_kg_per_teu": sum(s["route_teu"][i] * routes[i][3] for i in mine) / teu if teu else math.nan,
@@ -185,19 +206,6 @@ class Results:
             rows.append(row)
         return rows
 
-    def _transit_quantiles(self, flow_index: int, done: pd.DataFrame, qs: tuple[float, ...]) -> list[float]:
-        """Quantiles of transit days pooled over replications: exact from shipment rows, else read off
-        the streamed histograms (to within half a bin)."""
-        if len(done):
-            return [float(done["transit_days"].quantile(q)) for q in qs]
-        hists = [o.shipments["transit_hist"][flow_index] for o in self.outputs if "summary_only" in o.shipments]
-        if not hists or sum(h.sum() for h in hists) == 0:
-            return [math.nan] * len(qs)
-        hist = np.sum(hists, axis=0)
-        width = float(self.outputs[0].shipments["bin_days"])
-        cum = np.cumsum(hist) / hist.sum()
-        return [(int(np.searchsorted(cum, q)) + 0.5) * width for q in qs]
-
     def _flows_by_replication(self) -> pd.DataFrame:
         rows = []
         ship = self.shipments
@@ -206,7 +214,7 @@ class Results:
                 rows += self._streamed_rows(out)
                 continue
             mine = ship[ship["replication"] == out.replication]
-            for flow in self.scenario.demand:
+            for k, flow in enumerate(self.scenario.demand):
                 f = mine[mine["flow"] == flow.id]
                 measured = f[f["measured"]]
                 done = measured[measured["delivered_h"].notna()]
@@ -220,7 +228,8 @@ class Results:
                     "created": len(measured),
                     "delivered": len(done),
                     "in_transit": len(measured) - len(done),
-                    "transit_days_mean": done["transit_days"].mean() if len(done) else math.nan,
+                    "censored": len(measured) - len(done),
+                    "transit_days_mean": replication_transit(out, k)["mean"],
                     "throughput_teu_per_day": teu_per_day,
                     "cost_usd_per_teu": (done["cost_usd"].sum() / done["teu"].sum()) if len(done) else math.nan,
                     "co2_kg_per_teu": (done["co2_kg"].sum() / done["teu"].sum()) if len(done) else math.nan,
@@ -233,17 +242,19 @@ class Results:
     def _flows_table(self) -> pd.DataFrame:
         rows = []
         by = self.flows_by_replication
-        ship = self.shipments
         for f, flow in enumerate(self.scenario.demand):
             r = by[by["flow"] == flow.id]
-            done = ship[(ship["flow"] == flow.id) & ship["measured"] & ship["delivered_h"].notna()]
-            p10, p50, p90, p95 = self._transit_quantiles(f, done, (0.10, 0.50, 0.90, 0.95))
+            pooled = pooled_transit(self.outputs, f)
+            p10, p50, p90, p95 = (math.nan if q is None else q for q in pooled["quantiles"])
             mean, lo, hi = t_interval(r["transit_days_mean"])
+            trend = stability(self.outputs, "flows", flow.id, flow.teu_per_year / 365.0)
             tp, tp_lo, tp_hi = t_interval(r["throughput_teu_per_day"])
             row = {
                 "flow": flow.id, "origin": flow.origin, "destination": flow.destination,
                 "demand_teu_per_day": flow.teu_per_year / 365.0,
                 "created": r["created"].mean(), "delivered": r["delivered"].mean(), "in_transit": r["in_transit"].mean(),
+                "censored": r["censored"].mean(), "transit_estimator": pooled["estimator"],
+                "stable": trend["stable"], "backlog_growth_teu_per_day": trend["growth_per_day"],
                 "transit_days_mean": mean, "transit_days_ci95_low": lo, "transit_days_ci95_high": hi,
                 "transit_days_p10": p10, "transit_days_p50": p50, "transit_days_p90": p90, "transit_days_p95": p95,
                 "throughput_teu_per_day": tp, "throughput_ci95_low": tp_lo, "throughput_ci95_high": tp_hi,
@@ -263,17 +274,23 @@ class Results:
                 continue
             per = [o.facilities[node.id] for o in self.outputs]
             util = t_interval([p["utilization"] for p in per])
+            arrivals_per_day = float(np.mean([p["arrivals"] / p["span_h"] * 24 for p in per]))
+            trend = stability(self.outputs, "facilities", node.id, arrivals_per_day)
             rows.append({
                 "node": node.id, "name": node.label, "kind": node.kind, "servers": node.handling.servers,
                 "applies": node.handling.applies,
                 "utilization": util[0], "utilization_ci95_low": util[1], "utilization_ci95_high": util[2],
+                "utilization_nominal": float(np.mean([p["utilization_nominal"] for p in per])),
                 "mean_queue": np.mean([p["mean_queue"] for p in per]),
-                "mean_wait_h": np.mean([p["wait_sum_h"] / p["started"] if p["started"] else 0.0 for p in per]),
-                "arrivals_per_day": np.mean([p["arrivals"] / p["span_h"] * 24 for p in per]),
+                "mean_wait_h": np.mean([_cohort_wait_h(p) for p in per]),
+                "waiting_at_end": float(np.mean([p["waiting_at_end"] for p in per])),
+                "arrivals_per_day": arrivals_per_day,
+                "stable": trend["stable"], "backlog_growth_per_day": trend["growth_per_day"],
             })
         return pd.DataFrame(rows, columns=["node", "name", "kind", "servers", "applies", "utilization",
-                                           "utilization_ci95_low", "utilization_ci95_high", "mean_queue",
-                                           "mean_wait_h", "arrivals_per_day"])
+                                           "utilization_ci95_low", "utilization_ci95_high", "utilization_nominal",
+                                           "mean_queue", "mean_wait_h", "waiting_at_end", "arrivals_per_day",
+                                           "stable", "backlog_growth_per_day"])
 
     def _services_table(self) -> pd.DataFrame:
         rows = []
@@ -286,27 +303,34 @@ class Results:
                 lf.append(sum(v["load_factor_sum"] for v in mine) / d if d else math.nan)
                 teu.append(sum(v["teu_carried"] for v in mine))
                 waiting.append(sum(v["waiting_at_end"] for v in mine))
+            carried = float(np.mean(teu)) / self.measured_days
+            trend = stability(self.outputs, "services", service.id, carried)
             rows.append({
                 "service": service.id, "mode": service.mode, "capacity_teu": service.capacity_teu,
                 "departures": float(np.mean(deps)),
                 "mean_load_factor": float(np.nanmean(lf)) if not all(math.isnan(x) for x in lf) else math.nan,
-                "teu_carried_per_day": float(np.mean(teu)) / self.measured_days,
+                "teu_carried_per_day": carried,
                 "waiting_at_end": float(np.mean(waiting)),
+                "stable": trend["stable"], "backlog_growth_teu_per_day": trend["growth_per_day"],
             })
         return pd.DataFrame(rows, columns=["service", "mode", "capacity_teu", "departures", "mean_load_factor",
-                                           "teu_carried_per_day", "waiting_at_end"])
+                                           "teu_carried_per_day", "waiting_at_end", "stable",
+                                           "backlog_growth_teu_per_day"])
 
     def _segments_table(self) -> pd.DataFrame:
         rows = []
         names = sorted({g for o in self.outputs for g in o.gates})
         for name in names:
             per = [o.gates[name] for o in self.outputs]
+            vehicles = float(np.mean([p["entered"] for p in per])) / self.measured_days
+            trend = stability(self.outputs, "gates", name, vehicles)
             rows.append({"gate": name, "segment": per[0]["segment"], "capacity_per_day": per[0]["capacity_per_day"],
                          "utilization": float(np.mean([p["utilization"] for p in per])),
-                         "vehicles_per_day": float(np.mean([p["entered"] for p in per])) / self.measured_days,
-                         "queue_at_end": float(np.mean([p["queue_at_end"] for p in per]))})
+                         "vehicles_per_day": vehicles,
+                         "queue_at_end": float(np.mean([p["queue_at_end"] for p in per])),
+                         "stable": trend["stable"], "backlog_growth_per_day": trend["growth_per_day"]})
         return pd.DataFrame(rows, columns=["gate", "segment", "capacity_per_day", "utilization",
-                                           "vehicles_per_day", "queue_at_end"])
+                                           "vehicles_per_day", "queue_at_end", "stable", "backlog_growth_per_day"])
 
     def stages(self, replication: int | None = None) -> pd.DataFrame:
         """Stage rows (one per interval of a shipment's journey) for replications that kept them."""
@@ -350,16 +374,17 @@ class Results:
         """The summary.json contract (plus extra keys)."""
         flows = {}
         by = self.flows_by_replication
-        for row in self.flows.itertuples():
+        for f, row in enumerate(self.flows.itertuples()):
             r = by[by["flow"] == row.flow]
             flow = self.scenario.flow(row.flow)
             flows[row.flow] = {
                 "origin": row.origin, "destination": row.destination,
                 "created": _json_number(row.created), "delivered": _json_number(row.delivered),
-                "in_transit": _json_number(row.in_transit),
+                "in_transit": _json_number(row.in_transit), "censored": _json_number(row.censored),
+                "stable": bool(row.stable), "backlog_growth_teu_per_day": _json_number(row.backlog_growth_teu_per_day),
                 "transit_days": {**_ci(r["transit_days_mean"]), "p10": _json_number(row.transit_days_p10),
                                  "p50": _json_number(row.transit_days_p50), "p90": _json_number(row.transit_days_p90),
-                                 "p95": _json_number(row.transit_days_p95)},
+                                 "p95": _json_number(row.transit_days_p95), "estimator": row.transit_estimator},
                 "throughput_teu_per_day": _ci(r["throughput_teu_per_day"]),
                 "throughput_tonnes_per_day": _json_number(row.throughput_tonnes_per_day),
                 "demand_teu_per_day": _json_number(row.demand_teu_per_day),
@@ -367,23 +392,43 @@ class Results:
                 "cost_usd_per_teu": _json_number(row.cost_usd_per_teu),
                 "co2_kg_per_teu": _json_number(row.co2_kg_per_teu),
                 "time_days": {name: _json_number(getattr(row, f"{name}_days")) for name in CATEGORIES},
+                "by_month": _json_tree(by_month(self.outputs, f)),
             }
-        nodes = {r.node: {"utilization": _json_number(r.utilization), "mean_queue": _json_number(r.mean_queue),
+        months = window_months(self.outputs[0]) if self.outputs else []
+        nodes = {r.node: {"utilization": _json_number(r.utilization),
+                          "utilization_nominal": _json_number(r.utilization_nominal),
+                          "mean_queue": _json_number(r.mean_queue),
                           "mean_wait_h": _json_number(r.mean_wait_h), "servers": int(r.servers),
-                          "arrivals_per_day": _json_number(r.arrivals_per_day)}
+                          "arrivals_per_day": _json_number(r.arrivals_per_day),
+                          "stable": bool(r.stable), "backlog_growth_per_day": _json_number(r.backlog_growth_per_day),
+                          "by_month": _json_tree(monthly_facility(self.outputs, r.node, months))}
                  for r in self.nodes.itertuples()}
         services = {r.service: {"departures": _json_number(r.departures), "mean_load_factor": _json_number(r.mean_load_factor),
-                                "teu_carried_per_day": _json_number(r.teu_carried_per_day)}
+                                "teu_carried_per_day": _json_number(r.teu_carried_per_day),
+                                "stable": bool(r.stable),
+                                "backlog_growth_teu_per_day": _json_number(r.backlog_growth_teu_per_day)}
                     for r in self.services.itertuples()}
-        segments = {r.gate: {"utilization": _json_number(r.utilization), "vehicles_per_day": _json_number(r.vehicles_per_day)}
+        segments = {r.gate: {"utilization": _json_number(r.utilization), "vehicles_per_day": _json_number(r.vehicles_per_day),
+                             "stable": bool(r.stable), "backlog_growth_per_day": _json_number(r.backlog_growth_per_day)}
                     for r in self.segments.itertuples()}
         busiest, util = self.busiest_facility()
         return {
             "scenario": self.scenario.name, "seed": self.seed, "replications": self.replications,
             "horizon_days": self.horizon_days, "warmup_days": self.warmup_days,
+            "start_date": self.scenario.simulation.start_date.isoformat(),
+            "end_days_mean": _json_number(float(np.mean([o.end_h for o in self.outputs])) / 24.0) if self.outputs else None,
             "flows": flows, "nodes": nodes, "services": services, "segments": segments,
             "busiest": {"name": busiest, "utilization": _json_number(util)},
+            "unstable": self.unstable(),
         }
+
+    def unstable(self) -> list[str]:
+        """Every element whose backlog grows significantly over the measured window, as "kind id"."""
+        out = [f"flow {r.flow}" for r in self.flows.itertuples() if not r.stable]
+        out += [f"node {r.node}" for r in self.nodes.itertuples() if not r.stable]
+        out += [f"service {r.service}" for r in self.services.itertuples() if not r.stable]
+        out += [f"segment {r.gate}" for r in self.segments.itertuples() if not r.stable]
+        return out
 
     # ------------------------------------------------------------------ printing
 
@@ -392,15 +437,20 @@ class Results:
         lines = [f"Scenario: {self.scenario.name}  ({self.replications} replications, seed {self.seed}, "
                  f"{self.measured_days:g} measured days after {self.warmup_days:g} warm-up)", "",
                  "Flows: transit days (mean with 95% CI, p50, p95), throughput, cost and CO2 per TEU"]
-        head = (f"{'flow':<22} {'shipments':>9} {'in_trans':>8} {'TEU/day':>8} {'mean':>6} {'95% CI':>13} "
+        head = (f"{'flow':<22} {'shipments':>9} {'censored':>8} {'TEU/day':>8} {'mean':>6} {'95% CI':>13} "
                 f"{'p50':>6} {'p95':>6} {'t/day':>7} {'USD/TEU':>8} {'kgCO2/TEU':>9}")
         lines += [head, "-" * len(head)]
         for r in self.flows.itertuples():
             ci = f"[{r.transit_days_ci95_low:5.1f},{r.transit_days_ci95_high:5.1f}]" if not math.isnan(r.transit_days_ci95_low) else ""
             tonnes = f"{r.throughput_tonnes_per_day:7.0f}" if not math.isnan(r.throughput_tonnes_per_day) else f"{'-':>7}"
-            lines.append(f"{r.flow:<22} {r.created:9.0f} {r.in_transit:8.0f} {r.throughput_teu_per_day:8.1f} "
+            mark = "" if r.stable else "  (unstable: this window only)"
+            km = " KM" if r.transit_estimator == "kaplan-meier" else ""
+            lines.append(f"{r.flow:<22} {r.created:9.0f} {r.censored:8.0f} {r.throughput_teu_per_day:8.1f} "
                          f"{r.transit_days_mean:6.1f} {ci:>13} {r.transit_days_p50:6.1f} {r.transit_days_p95:6.1f} "
-                         f"{tonnes} {r.cost_usd_per_teu:8.0f} {r.co2_kg_per_teu:9.0f}")
+                         f"{tonnes} {r.cost_usd_per_teu:8.0f} {r.co2_kg_per_teu:9.0f}{km}{mark}")
+        if (self.flows["censored"] > 0).any() if len(self.flows) else False:
+            lines.append("KM: some measured shipments were still under way at the end of the drain; their "
+                         "transit figures are Kaplan-Meier estimates (mean restricted to the longest follow-up)")
         lines += ["", "Where the time goes (mean days per delivered shipment)"]
         head = f"{'flow':<22} " + " ".join(f"{c:>8}" for c in CATEGORIES)
         lines += [head, "-" * len(head)]
@@ -428,7 +478,30 @@ class Results:
                 lines.append(f"{r.gate:<24} {r.capacity_per_day:8.1f} {r.vehicles_per_day:8.1f} {r.utilization:6.2f} {r.queue_at_end:6.0f}")
         busiest, util = self.busiest_facility()
         lines += ["", f"Busiest: {busiest} (utilisation {util:.2f})"]
+        lines += self.warnings()
         return "\n".join(lines)
+
+    def warnings(self) -> list[str]:
+        """One line for every element that does not settle over the measured window."""
+        out = []
+        for r in self.flows.itertuples():
+            if not r.stable:
+                out.append(f"warning: flow {r.flow} does not settle: its backlog grows "
+                           f"{r.backlog_growth_teu_per_day:.1f} TEU/day over the measured window; its transit "
+                           f"figures describe that window, not a steady state")
+        for r in self.nodes.itertuples():
+            if not r.stable:
+                out.append(f"warning: node {r.node} does not settle: its queue grows {r.backlog_growth_per_day:.1f} "
+                           f"a day over the measured window (utilisation {r.utilization:.2f})")
+        for r in self.services.itertuples():
+            if not r.stable:
+                out.append(f"warning: service {r.service} does not settle: TEU waiting for it grow "
+                           f"{r.backlog_growth_teu_per_day:.1f} a day over the measured window")
+        for r in self.segments.itertuples():
+            if not r.stable:
+                out.append(f"warning: segment path {r.gate} does not settle: its queue grows "
+                           f"{r.backlog_growth_per_day:.1f} vehicles a day over the measured window")
+        return ([""] if out else []) + out
 
     # ------------------------------------------------------------------ writing
 

@@ -41,6 +41,10 @@ CASES: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
         (CHILD, "services[0].capacity_teu", ("greater than 0", "got 0"))],
     "shipment_too_big.yaml": [
         (CHILD, "demand[0].shipment_teu", ("120 TEU does not fit on service IR_TRAIN", "capacity_teu 90"))],
+    "drain_negative.yaml": [
+        (CHILD, "simulation.drain_days", ("greater than or equal to 0", "-5", "(line 3)"))],
+    "drain_absurd.yaml": [
+        (CHILD, "simulation.drain_days", ("less than or equal to 3650", "1000000000", "(line 3)"))],
     "zero_servers.yaml": [
         (CHILD, "network.nodes[0].handling.servers", ("greater than or equal to 1", "got 0"))],
     "unknown_segment_node.yaml": [

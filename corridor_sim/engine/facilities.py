@@ -11,42 +11,72 @@ of 0 closes it until the disruption ends; vehicles wait, none is lost.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 
 import simpy
 
 
 class Facility:
-    """Handling at a node: `servers` parallel servers, FIFO, with time-weighted statistics."""
+    """Handling at a node: `servers` parallel servers, FIFO, with time-weighted statistics.
 
-    def __init__(self, env: simpy.Environment, node_id: str, servers: int, service_time_h):
+    A capacity factor f (disruptions multiply) changes the capacity exactly: the facility keeps
+    ceil(n x f) servers open, each working at rate n x f / ceil(n x f) of normal (service times of
+    services that start while the factor holds are divided by it), so one server at 0.5 serves at
+    half its rate and 10 servers at 0.5 are 5 servers at full rate. Utilisation is measured against
+    the servers actually open (`utilization`) and against the nominal ones (`utilization_nominal`).
+
+    Waits follow the measured cohort: the waits of arrivals in the measured window (`window_h`),
+    whenever they start service; the time-weighted areas are cumulative from time 0 and the
+    statistics subtract their values at the last reset.
+    """
+
+    def __init__(self, env: simpy.Environment, node_id: str, servers: int, service_time_h,
+                 window_h: tuple[float, float] = (0.0, math.inf)):
         self.env = env
         self.id = node_id
         self.nominal_servers = servers
         self.servers = servers
+        self.rate = 1.0
+        self._base_sampler = service_time_h
         self.sample_service_time_h = service_time_h
         self.busy = 0
         self.queue: deque = deque()
         self._factors: list[float] = []
+        self.window_h = window_h
+        # Cumulative time-weighted areas since time 0: queue length, busy servers, busy servers that
+        # are open (a server finishing its work while closed is busy but not open), open servers.
+        self._last_h = env.now
+        self.queue_total = 0.0
+        self.busy_total = 0.0
+        self.busy_open_total = 0.0
+        self.open_total = 0.0
         self.reset_statistics()
 
     def reset_statistics(self) -> None:
         """Start measuring afresh (called at the end of the warm-up)."""
-        self._last_h = self.env.now
+        self._advance()
         self.since_h = self.env.now
-        self.queue_area = 0.0
-        self.busy_area = 0.0
+        self._base = (self.queue_total, self.busy_total, self.busy_open_total, self.open_total)
         self.arrivals = 0
         self.started = 0
         self.wait_sum_h = 0.0
+        self.waited = 0
 
     def _advance(self) -> None:
         now = self.env.now
         dt = now - self._last_h
         if dt:
-            self.queue_area += len(self.queue) * dt
-            self.busy_area += self.busy * dt
+            self.queue_total += len(self.queue) * dt
+            self.busy_total += self.busy * dt
+            self.busy_open_total += min(self.busy, self.servers) * dt
+            self.open_total += self.servers * dt
             self._last_h = now
+
+    def areas(self) -> tuple[float, float, float, float]:
+        """Cumulative (queue, busy, busy-and-open, open) areas in hours, up to now."""
+        self._advance()
+        return self.queue_total, self.busy_total, self.busy_open_total, self.open_total
 
     def request(self) -> simpy.Event | None:
         """Seize a server for this arrival: None if one was free, else an event that fires (FIFO)
@@ -68,11 +98,14 @@ class Facility:
         self._start_waiting()
 
     def _start_waiting(self) -> None:
+        start_h, end_h = self.window_h
         while self.queue and self.busy < self.servers:
             event, arrived_h = self.queue.popleft()
             self.busy += 1
             self.started += 1
-            self.wait_sum_h += self.env.now - arrived_h
+            if start_h <= arrived_h < end_h:
+                self.wait_sum_h += self.env.now - arrived_h
+                self.waited += 1
             event.succeed()
 
     def scale(self, factor: float, on: bool) -> None:
@@ -85,22 +118,40 @@ class Facility:
         product = 1.0
         for f in self._factors:
             product *= f
-        # A partial factor keeps at least one server: 0 is the only way to close a facility.
-        self.servers = 0 if product == 0 else max(1, round(self.nominal_servers * product))
+        capacity = self.nominal_servers * product
+        if capacity <= 0:
+            self.servers, self.rate = 0, 1.0
+        else:
+            # ceil with a tolerance, so that 10 x 0.3 is 3 servers and not 4 slow ones.
+            self.servers = max(1, math.ceil(capacity - 1e-9))
+            self.rate = capacity / self.servers
+        if self.rate == 1.0:
+            self.sample_service_time_h = self._base_sampler
+        else:
+            base, rate = self._base_sampler, self.rate
+            self.sample_service_time_h = lambda: base() / rate
         self._start_waiting()
+
+    def waiting_in_window(self) -> int:
+        """Arrivals of the measured window still queueing now (censored waits)."""
+        start_h, end_h = self.window_h
+        return sum(1 for _, arrived_h in self.queue if start_h <= arrived_h < end_h)
 
     def statistics(self) -> dict:
         """Measured statistics since the last reset, up to now."""
-        self._advance()
+        q, b, bo, o = (x - base for x, base in zip(self.areas(), self._base))
         span = max(self.env.now - self.since_h, 1e-12)
         return {
             "servers": self.nominal_servers,
-            "utilization": self.busy_area / (self.nominal_servers * span),
-            "mean_queue": self.queue_area / span,
-            "mean_busy": self.busy_area / span,
+            "utilization": bo / o if o > 0 else math.nan,
+            "utilization_nominal": b / (self.nominal_servers * span),
+            "open_servers_mean": o / span,
+            "mean_queue": q / span,
+            "mean_busy": b / span,
             "arrivals": self.arrivals,
             "started": self.started,
             "wait_sum_h": self.wait_sum_h,
+            "waited": self.waited,
             "span_h": span,
         }
 

@@ -13,11 +13,13 @@ handled at its destination. Shipments created before the warm-up are simulated b
 from __future__ import annotations
 
 import gc
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import simpy
 
+from corridor_sim.calendar import month_edges_h
 from corridor_sim.distributions import sampler_of
 from corridor_sim.engine.facilities import Facility, SegmentGate
 from corridor_sim.engine.records import Recorder, Stage, SummaryRecorder
@@ -29,6 +31,7 @@ from corridor_sim.scenario.schema import Scenario, Segment
 HOURS_PER_YEAR = 365.0 * 24.0
 QUEUE, WAIT, TRAVEL = int(Stage.QUEUE), int(Stage.WAIT), int(Stage.TRAVEL)
 SAMPLE_EVERY_H = 24.0
+DEFAULT_MIN_DRAIN_DAYS = 30.0
 
 
 @dataclass
@@ -48,6 +51,10 @@ class ReplicationOutput:
     places: list[str]
     events: int = 0
     extra: dict = field(default_factory=dict)
+    end_h: float = math.nan  # when the run stopped: the horizon, or later while the cohort drained
+    month_edges_h: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    month_keys: list[str] = field(default_factory=list)
+    levels: dict = field(default_factory=dict)  # daily level samples for the stability tests
 
 
 class CorridorModel:
@@ -76,7 +83,8 @@ class CorridorModel:
             if node.handling is not None:
                 rng = self._rng(f"handling:{node.id}")
                 self.facilities[node.id] = Facility(self.env, node.id, node.handling.servers,
-                                                    sampler_of(node.handling.time_h, rng))
+                                                    sampler_of(node.handling.time_h, rng),
+                                                    window_h=(self.warmup_h, self.horizon_h))
         self.gates: dict[tuple[str, str], SegmentGate] = {}
         self.delay_samplers = {}
         self.segment_extra: dict[str, list] = {s.id: [] for s in segments}
@@ -104,18 +112,32 @@ class CorridorModel:
             self.routes.extend((f, r) for r in routes)
             self.env.process(self._source(f, flow, list(range(first, len(self.routes)))))
         self.plans = [self.plan(route) for _, route in self.routes]
-        self.recorder = (SummaryRecorder(len(scenario.demand), len(self.routes), self.warmup_h, self.horizon_h)
-                         if summary_only else Recorder(keep_stages=keep_stages))
+        self.drain_h = self._drain_h()
+        self.month_edges_h, self.month_keys = month_edges_h(scenario.simulation.start_date,
+                                                            self.horizon_h + self.drain_h)
+        n_flows = len(scenario.demand)
+        self.recorder = (SummaryRecorder(n_flows, len(self.routes), self.warmup_h, self.horizon_h, self.month_edges_h)
+                         if summary_only else
+                         Recorder(keep_stages=keep_stages, n_flows=n_flows, window_h=(self.warmup_h, self.horizon_h)))
         for dis in scenario.disruptions:
             self.env.process(self._disruption(dis))
         self.env.process(self._end_warmup())
         self.samples_h: list[float] = []
         self.queue_samples: dict[str, list[int]] = {n: [] for n in self.facilities}
-        if sample_queues:
-            self.env.process(self._sample())
+        self.levels: dict[str, list] = {}
+        self.env.process(self._sample())
 
     def _rng(self, name: str) -> np.random.Generator:
         return stream(self.seed, self.replication, name)
+
+    def _drain_h(self) -> float:
+        """Hours the run may go on after the horizon: `simulation.drain_days`, or by default three
+        times the slowest route's expected transit (which leaves out queueing), at least 30 days."""
+        days = self.scenario.simulation.drain_days
+        if days is None:
+            slowest_h = max((route.expected.total_h for _, route in self.routes), default=0.0)
+            days = max(DEFAULT_MIN_DRAIN_DAYS, 3.0 * slowest_h / 24.0)
+        return days * 24.0
 
     # ------------------------------------------------------------------ lookups used by services
 
@@ -271,10 +293,22 @@ class CorridorModel:
             state.reset_statistics()
 
     def _sample(self):
+        """Daily samples: facility queues (and their cumulative areas, which give monthly figures
+        exactly since months start at whole days), each flow's TEU in the system, gate and service
+        queues: the levels whose trends say whether an element settles."""
+        levels = self.levels
+        for name in ("flows", "areas", "gates", "lines"):
+            levels[name] = []
+        gates = [g for g in self.gates.values() if g.capacity_per_day is not None]
+        lines = list(self.lines.values())
         while True:
             self.samples_h.append(self.env.now)
             for node_id, facility in self.facilities.items():
                 self.queue_samples[node_id].append(len(facility.queue))
+            levels["flows"].append(list(self.recorder.in_system_teu))
+            levels["areas"].append([f.areas() for f in self.facilities.values()])
+            levels["gates"].append([len(g.queue) for g in gates])
+            levels["lines"].append([s.waiting_teu() for s in lines])
             yield self.env.timeout(SAMPLE_EVERY_H)
 
     # ------------------------------------------------------------------ run
@@ -289,9 +323,41 @@ class CorridorModel:
         gc.set_threshold(100_000, 50, 1000)
         try:
             self.env.run(until=self.horizon_h)
+            window = self._window_statistics()
+            if self.recorder.open_measured > 0 and self.drain_h > 0:
+                # Follow the measured cohort to delivery, arrivals going on (unmeasured).
+                self.recorder.done = self.env.event()
+                self.env.run(until=self.env.any_of([self.recorder.done, self.env.timeout(self.drain_h)]))
         finally:
             gc.set_threshold(*thresholds)
             gc.unfreeze()
+        facilities = window["facilities"]
+        for node_id, facility in self.facilities.items():
+            # Waits of the window's arrivals, whenever they started; those still queueing are censored.
+            facilities[node_id].update(wait_sum_h=facility.wait_sum_h, waited=facility.waited,
+                                       waiting_at_end=facility.waiting_in_window())
+        samples_h = np.asarray(self.samples_h)
+        return ReplicationOutput(
+            replication=self.replication,
+            seed=self.seed,
+            horizon_h=self.horizon_h,
+            warmup_h=self.warmup_h,
+            shipments=self.recorder.arrays(),
+            facilities=facilities,
+            lines=window["lines"],
+            gates=window["gates"],
+            samples_h=samples_h if self.sample_queues else samples_h[:0],
+            queue_samples={n: np.asarray(v if self.sample_queues else [], dtype=np.int32)
+                           for n, v in self.queue_samples.items()},
+            places=self.places,
+            end_h=self.env.now,
+            month_edges_h=self.month_edges_h,
+            month_keys=self.month_keys,
+            levels=self._level_arrays(samples_h),
+        )
+
+    def _window_statistics(self) -> dict:
+        """Facility, gate and line statistics over the measured window (taken at the horizon)."""
         measured_h = self.horizon_h - self.warmup_h
         lines = {}
         for lid, s in self.lines.items():
@@ -310,19 +376,27 @@ class CorridorModel:
                         "queue_at_end": len(gate.queue)}
             for (seg_id, _), gate in self.gates.items() if gate.capacity_per_day is not None
         }
-        return ReplicationOutput(
-            replication=self.replication,
-            seed=self.seed,
-            horizon_h=self.horizon_h,
-            warmup_h=self.warmup_h,
-            shipments=self.recorder.arrays(),
-            facilities={n: f.statistics() for n, f in self.facilities.items()},
-            lines=lines,
-            gates=gates,
-            samples_h=np.asarray(self.samples_h),
-            queue_samples={n: np.asarray(v, dtype=np.int32) for n, v in self.queue_samples.items()},
-            places=self.places,
-        )
+        return {"facilities": {n: f.statistics() for n, f in self.facilities.items()}, "lines": lines,
+                "gates": gates}
+
+    def _level_arrays(self, samples_h: np.ndarray) -> dict:
+        """The daily level samples as arrays keyed by element (see `_sample`)."""
+        lv = self.levels
+        out = {"times_h": samples_h, "flows": {}, "facility_areas": {}, "gates": {}, "lines": {}}
+        flows = np.asarray(lv["flows"], dtype=float).reshape(len(samples_h), -1)
+        for f, flow in enumerate(self.scenario.demand):
+            out["flows"][flow.id] = flows[:, f].copy()
+        areas = np.asarray(lv["areas"], dtype=float).reshape(len(samples_h), len(self.facilities), 4)
+        for k, node_id in enumerate(self.facilities):
+            out["facility_areas"][node_id] = areas[:, k, :].copy()
+        gates = [g for g in self.gates.values() if g.capacity_per_day is not None]
+        g_arr = np.asarray(lv["gates"], dtype=float).reshape(len(samples_h), len(gates))
+        for k, gate in enumerate(gates):
+            out["gates"][gate.name] = g_arr[:, k].copy()
+        l_arr = np.asarray(lv["lines"], dtype=float).reshape(len(samples_h), len(self.lines))
+        for k, lid in enumerate(self.lines):
+            out["lines"][lid] = l_arr[:, k].copy()
+        return out
 
 
 def run_replication(scenario: Scenario, replication: int, seed: int | None = None,

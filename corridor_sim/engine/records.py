@@ -8,7 +8,9 @@ segment, dwelling at a stop. Every table and summary is derived from these rows.
 
 from __future__ import annotations
 
+import math
 from array import array
+from bisect import bisect_right
 from enum import IntEnum
 
 import numpy as np
@@ -30,10 +32,39 @@ N_STAGES = len(Stage)
 _ZEROS = (0.0,) * N_STAGES
 
 
-class Recorder:
+class _Cohort:
+    """What both recorders keep about the measured cohort: shipments created in the window.
+
+    `open_measured` counts the cohort's shipments not yet delivered; `done` (when set by the model)
+    fires when it falls to zero after the horizon, which ends the drain. `in_system_teu` is each
+    flow's TEU created and not yet delivered (the level whose trend says whether the flow settles).
+    """
+
+    def _init_cohort(self, n_flows: int, window_h: tuple[float, float]) -> None:
+        self.window_h = window_h
+        self.open_measured = 0
+        self.done = None
+        self.in_system_teu = [0.0] * n_flows
+
+    def _created(self, flow: int, teu: float, created_h: float) -> None:
+        self.in_system_teu[flow] += teu
+        if self.window_h[0] <= created_h < self.window_h[1]:
+            self.open_measured += 1
+
+    def _delivered(self, flow: int, teu: float, created_h: float) -> None:
+        self.in_system_teu[flow] -= teu
+        if self.window_h[0] <= created_h < self.window_h[1]:
+            self.open_measured -= 1
+            if self.open_measured == 0 and self.done is not None and not self.done.triggered:
+                self.done.succeed()
+
+
+class Recorder(_Cohort):
     """Column store for one replication's shipments and stages."""
 
-    def __init__(self, keep_stages: bool = True):
+    def __init__(self, keep_stages: bool = True, n_flows: int = 0,
+                 window_h: tuple[float, float] = (0.0, float("inf"))):
+        self._init_cohort(n_flows, window_h)
         self.keep_stages = keep_stages
         self.flow = array("i")
         self.route = array("i")
@@ -53,6 +84,7 @@ class Recorder:
         self.created_h.append(created_h)
         self.delivered_h.append(np.nan)
         self.stage_totals.extend(_ZEROS)
+        self._created(flow, teu, created_h)
         return index
 
     def stage(self, shipment: int, stage: int, place: int, start_h: float, end_h: float) -> None:
@@ -64,6 +96,7 @@ class Recorder:
 
     def delivered(self, shipment: int, now_h: float) -> None:
         self.delivered_h[shipment] = now_h
+        self._delivered(self.flow[shipment], self.teu[shipment], self.created_h[shipment])
 
     def arrays(self) -> dict[str, np.ndarray]:
         n = len(self.flow)
@@ -87,19 +120,23 @@ class Recorder:
         return out
 
 
-class SummaryRecorder:
+class SummaryRecorder(_Cohort):
     """Streaming statistics for summary-only runs: memory bounded by the shipments in flight.
 
     Nothing is kept per delivered shipment: each flow accumulates counts, sums of transit and stage
     times, TEU delivered per route, and a histogram of transit days (bins of `BIN_DAYS`) from which
-    percentiles are read to within half a bin. Shipments still under way at the horizon are the only
-    per-shipment state left.
+    percentiles are read to within half a bin; per month of creation, counts and a coarser histogram
+    (`MONTH_BIN_DAYS`). Shipments still under way are the only per-shipment state left; those of
+    the measured cohort still under way at the end are reported as censored.
     """
 
     BIN_DAYS = 0.02
+    MONTH_BIN_DAYS = 0.1
     MAX_DAYS = 400.0
 
-    def __init__(self, n_flows: int, n_routes: int, warmup_h: float, horizon_h: float):
+    def __init__(self, n_flows: int, n_routes: int, warmup_h: float, horizon_h: float,
+                 month_edges_h: np.ndarray | None = None):
+        self._init_cohort(n_flows, (warmup_h, horizon_h))
         self.keep_stages = False
         self.warmup_h = warmup_h
         self.horizon_h = horizon_h
@@ -115,14 +152,25 @@ class SummaryRecorder:
         self.route_teu = np.zeros(n_routes)
         self.bins = int(self.MAX_DAYS / self.BIN_DAYS)
         self.hist = np.zeros((n_flows, self.bins + 1), dtype=np.int64)  # last bin: beyond MAX_DAYS
+        self.month_edges = [0.0, math.inf] if month_edges_h is None else [float(x) for x in month_edges_h]
+        months = len(self.month_edges) - 1
+        self.month_bins = int(self.MAX_DAYS / self.MONTH_BIN_DAYS)
+        self.month_created = np.zeros((n_flows, months), dtype=np.int64)
+        self.month_delivered = np.zeros((n_flows, months), dtype=np.int64)
+        self.month_hist = np.zeros((n_flows, months, self.month_bins + 1), dtype=np.int32)
+
+    def _month(self, time_h: float) -> int:
+        return bisect_right(self.month_edges, time_h) - 1
 
     def new_shipment(self, flow: int, route: int, teu: float, created_h: float) -> int:
         index = self.count
         self.count += 1
         self.created_all[flow] += 1
-        if created_h >= self.warmup_h:
+        if self.warmup_h <= created_h < self.horizon_h:
             self.created[flow] += 1
+            self.month_created[flow, self._month(created_h)] += 1
         self.active[index] = [flow, route, teu, created_h, *_ZEROS]
+        self._created(flow, teu, created_h)
         return index
 
     def stage(self, shipment: int, stage: int, place: int, start_h: float, end_h: float) -> None:
@@ -131,23 +179,32 @@ class SummaryRecorder:
 
     def delivered(self, shipment: int, now_h: float) -> None:
         flow, route, teu, created_h, *totals = self.active.pop(shipment)
+        self._delivered(flow, teu, created_h)
         self.delivered_all[flow] += 1
-        if now_h >= self.warmup_h:
+        if self.warmup_h <= now_h <= self.horizon_h:
             self.window_teu[flow] += teu
-        if created_h >= self.warmup_h:
+        if self.warmup_h <= created_h < self.horizon_h:
             transit_h = now_h - created_h
             self.delivered_n[flow] += 1
             self.transit_h_sum[flow] += transit_h
             self.stage_h_sum[flow] += totals
             self.route_teu[route] += teu
             self.hist[flow, min(int(transit_h / 24.0 / self.BIN_DAYS), self.bins)] += 1
+            month = self._month(created_h)
+            self.month_delivered[flow, month] += 1
+            self.month_hist[flow, month, min(int(transit_h / 24.0 / self.MONTH_BIN_DAYS), self.month_bins)] += 1
 
     def arrays(self) -> dict[str, np.ndarray]:
+        cohort = [(v[0], v[3]) for v in self.active.values() if self.warmup_h <= v[3] < self.horizon_h]
         return {
             "summary_only": np.array(True),
             "created_all": self.created_all, "created": self.created,
             "delivered_all": self.delivered_all, "delivered": self.delivered_n,
             "transit_h_sum": self.transit_h_sum, "stage_h_sum": self.stage_h_sum,
             "window_teu": self.window_teu, "route_teu": self.route_teu, "transit_hist": self.hist,
-            "bin_days": np.array(self.BIN_DAYS),
+            "bin_days": np.array(self.BIN_DAYS), "month_bin_days": np.array(self.MONTH_BIN_DAYS),
+            "month_created": self.month_created, "month_delivered": self.month_delivered,
+            "month_hist": self.month_hist,
+            "censored_flow": np.array([c[0] for c in cohort], dtype=np.int32),
+            "censored_created_h": np.array([c[1] for c in cohort], dtype=np.float64),
         }

@@ -57,6 +57,10 @@ class LineState:
     def factor(self) -> float:
         return math.prod(self.factors) if self.factors else 1.0
 
+    def waiting_teu(self) -> float:
+        """TEU waiting for this line at any of its stops."""
+        return sum(w.teu for q in self.queues for w in q)
+
     def reset_statistics(self) -> None:
         self.departures = 0
         self.cancelled = 0

@@ -7,6 +7,7 @@ are checked afterwards, in `checks.py`, once the shape is known to be right.
 
 from __future__ import annotations
 
+import datetime as _dt
 from typing import Annotated, Literal, Optional, Union
 
 from pydantic import (BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag, field_validator,
@@ -27,6 +28,10 @@ class Simulation(_Model):
     warmup_days: float = Field(30.0, ge=0)
     replications: int = Field(5, ge=1)
     seed: int = Field(1, ge=0)
+    # Days the run goes on after the horizon to follow the measured shipments to delivery (None:
+    # three times the slowest route's expected transit, at least 30 days; see engine/model.py).
+    drain_days: Optional[float] = Field(None, ge=0, le=3650)
+    start_date: _dt.date = _dt.date(2025, 1, 1)
 
 
 class Handling(_Model):
