@@ -27,8 +27,10 @@ from scipy.special import stdtrit
 
 from corridor_sim.engine.model import ReplicationOutput, run_replication
 from corridor_sim.errors import UsageError
+from corridor_sim.estimators import slope_per_day
 from corridor_sim.results import Results, _json_number, t_interval
 from corridor_sim.scenario.schema import Scenario
+from corridor_sim.stability import level_series
 
 DASK_ENV = "CORRIDOR_SIM_DASK"
 
@@ -660,24 +662,18 @@ def format_sweep(df: pd.DataFrame) -> str:
 
 
 def _backlog_growth(results: Results) -> dict[str, list[float]]:
-    """Per flow, per replication: the least-squares slope of the flow's TEU in transit over the
+    """Per flow, per replication: the least-squares slope of the flow's TEU in the system over the
     measured window (sampled daily), as a fraction of the TEU created per day in that window."""
-    ship = results.shipments
     out: dict[str, list[float]] = {f.id: [] for f in results.scenario.demand}
-    grid_h = np.arange(results.warmup_days * 24.0, results.horizon_days * 24.0 + 1e-9, 24.0)
+    by = results.flows_by_replication
     for o in results.outputs:
-        mine = ship[ship["replication"] == o.replication]
         for flow in results.scenario.demand:
-            f = mine[mine["flow"] == flow.id]
-            created = np.sort(f["created_h"].to_numpy())
-            delivered = np.sort(f["delivered_h"].dropna().to_numpy())
-            teu = flow.shipment_teu
-            backlog = teu * (np.searchsorted(created, grid_h, "right") - np.searchsorted(delivered, grid_h, "right"))
-            rate = teu * int((f["created_h"] >= o.warmup_h).sum()) / results.measured_days
-            if rate <= 0 or len(grid_h) < 3:
+            row = by[(by["replication"] == o.replication) & (by["flow"] == flow.id)]
+            rate = flow.shipment_teu * float(row["created"].sum()) / results.measured_days
+            days, level = level_series(o, "flows", flow.id)
+            if rate <= 0 or len(days) < 3:
                 continue
-            slope = float(np.polyfit(grid_h / 24.0, backlog, 1)[0])
-            out[flow.id].append(slope / rate)
+            out[flow.id].append(slope_per_day(days, level) / rate)
     return out
 
 

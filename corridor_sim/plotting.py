@@ -59,7 +59,7 @@ from corridor_sim.network import CorridorNetwork, RideLeg, Route, changes_vehicl
 __all__ = [
     "NotApplicable", "ResultsDir", "load_results_dir", "plot_results_dir", "FIGURE_NAMES", "folder_figures",
     "plot_network_map", "plot_transit_distributions", "plot_time_distance", "plot_cost_distance",
-    "plot_time_breakdown", "plot_utilisation", "plot_queues", "plot_throughput",
+    "plot_time_breakdown", "plot_utilisation", "plot_monthly", "plot_queues", "plot_throughput",
     "plot_comparison", "plot_sweep", "plot_capacity", "run_figures", "experiment_kind",
 ]
 
@@ -81,6 +81,7 @@ UTIL_CMAP = "RdYlGn_r"
 MIN_LAKE_KM2 = 2500.0
 
 FIGURE_NAMES = {
+    "monthly": "plot_monthly",
     "network_map": "plot_network_map",
     "transit_distributions": "plot_transit_distributions",
     "time_distance": "plot_time_distance",
@@ -625,6 +626,25 @@ def _nice_levels(max_value: float) -> list[float]:
 # ------------------------------------------------------------------------- transit distributions
 
 
+def _flow_flags(res, flow: str) -> str:
+    """A title suffix marking a flow that does not settle or whose slowest shipments were censored."""
+    rows = res.flows[res.flows["flow"] == flow]
+    if not len(rows):
+        return ""
+    row = rows.iloc[0]
+    flags = []
+    if "stable" in row and not _truthy(row["stable"]):
+        flags.append("UNSTABLE: figures for this window only")
+    if "censored" in row and row["censored"] > 0:
+        flags.append(f"{row['censored']:.0f} censored per replication: see the KM figures in the flows table")
+    return f" [{'; '.join(flags)}]" if flags else ""
+
+
+def _truthy(value) -> bool:
+    """A stable flag read from a table (bool, or the strings of a CSV read back)."""
+    return str(value).strip().lower() not in ("false", "0", "0.0", "")
+
+
 def plot_transit_distributions(results, flows: Sequence[str] | None = None, labels: Sequence[str] | None = None,
                                max_flows: int = 6, bins: int = 30) -> Figure:
     """Transit-time distributions per flow: histogram (left) and empirical CDF (right), scenarios overlaid.
@@ -667,7 +687,7 @@ def plot_transit_distributions(results, flows: Sequence[str] | None = None, labe
             y = np.arange(1, len(x) + 1) / len(x)
             ax_c.step(x, y, where="post", color=color, linewidth=1.6, label=name)
             ax_c.axvline(np.quantile(s, 0.95), color=color, linestyle=":", linewidth=1)
-        ax_h.set_title(f"{flow}: transit time distribution", fontsize=10)
+        ax_h.set_title(f"{flow}: transit time distribution{_flow_flags(runs[0], flow)}", fontsize=10)
         ax_h.set_xlabel("transit time (days; the last bar holds the slowest 0.5%)")
         ax_h.set_ylabel("share of shipments (%)")
         ax_c.set_title(f"{flow}: empirical CDF (dotted: p95)", fontsize=10)
@@ -1186,6 +1206,10 @@ def _util_color(u: float) -> str:
     return "#d7301f" if u >= 0.85 else ("#f2b134" if u >= 0.7 else "#4daf4a")
 
 
+def _unstable_mark(row) -> str:
+    return " UNSTABLE" if hasattr(row, "stable") and not _truthy(row.stable) else ""
+
+
 def plot_utilisation(results, max_bars: int = 25) -> Figure:
     """Facility, service and segment-path utilisation as horizontal bars, busiest first.
 
@@ -1206,17 +1230,17 @@ def plot_utilisation(results, max_bars: int = 25) -> Figure:
             lo = (nodes["utilization"] - nodes["utilization_ci95_low"]).clip(lower=0).fillna(0).to_numpy()
             hi = (nodes["utilization_ci95_high"] - nodes["utilization"]).clip(lower=0).fillna(0).to_numpy()
             err = np.vstack([lo, hi])
-        labels = [f"{r.node} ({int(r.servers)} servers)" for r in nodes.itertuples()]
-        panels.append(("Facilities: busy servers / servers (error bars: 95% CI)", labels,
+        labels = [f"{r.node} ({int(r.servers)} servers){_unstable_mark(r)}" for r in nodes.itertuples()]
+        panels.append(("Facilities: busy servers / servers open (error bars: 95% CI)", labels,
                        nodes["utilization"].to_numpy(dtype=float), err))
     services = res.services.sort_values("mean_load_factor", ascending=False).head(max_bars)
     if len(services):
-        labels = [f"{r.service} ({r.mode}, {r.capacity_teu:g} TEU)" for r in services.itertuples()]
+        labels = [f"{r.service} ({r.mode}, {r.capacity_teu:g} TEU){_unstable_mark(r)}" for r in services.itertuples()]
         panels.append(("Services: mean load factor per departure", labels,
                        services["mean_load_factor"].to_numpy(dtype=float), None))
     segments = res.segments.sort_values("utilization", ascending=False).head(max_bars)
     if len(segments):
-        labels = [f"{r.gate} ({r.capacity_per_day:g}/day)" for r in segments.itertuples()]
+        labels = [f"{r.gate} ({r.capacity_per_day:g}/day){_unstable_mark(r)}" for r in segments.itertuples()]
         panels.append(("Segment paths: share of path slots used", labels,
                        segments["utilization"].to_numpy(dtype=float), None))
     if not panels:
@@ -1242,6 +1266,59 @@ def plot_utilisation(results, max_bars: int = 25) -> Figure:
         ax.set_xlabel("utilisation (fraction of capacity)")
         ax.grid(True, axis="x", alpha=0.3)
     fig.suptitle(f"{_name(res)}: utilisation (dotted line: 0.85)", fontsize=12)
+    return fig
+
+
+# ------------------------------------------------------------------------------------ by month
+
+
+def plot_monthly(results, flows: Sequence[str] | None = None, nodes: Sequence[str] | None = None,
+                 max_flows: int = 4, max_nodes: int = 5) -> Figure:
+    """Month by month: transit days of the key flows (mean, with p95 dotted) by month of creation,
+    and the utilisation (of the servers open) of the busiest facilities; seasons show up here.
+
+    Args:
+        results: a Results or results folder.
+        flows: flow ids (default: the `max_flows` key flows).
+        nodes: facility ids (default: the `max_nodes` busiest).
+    """
+    res = _as_results(results)
+    doc = res.summary()
+    flows = _check_flows(res, flows) if flows is not None else _key_flows(res, max_flows)
+    flow_months = {f: doc["flows"][f].get("by_month", {}) for f in flows}
+    if not any(flow_months.values()):
+        raise NotApplicable("no monthly figures")
+    if nodes is None:
+        nodes = list(res.nodes.sort_values("utilization", ascending=False)["node"].head(max_nodes))
+    node_months = {n: doc["nodes"][n].get("by_month", {}) for n in nodes if n in doc["nodes"]}
+    fig = _figure(11, 7.5)
+    ax_t, ax_u = fig.subplots(2, 1, sharex=True)
+    keys = sorted({k for m in list(flow_months.values()) + list(node_months.values()) for k in m})
+    x = np.arange(len(keys))
+    for i, (flow, months) in enumerate(flow_months.items()):
+        color = SCENARIO_COLORS[i % len(SCENARIO_COLORS)]
+        mean = [(months.get(k) or {}).get("transit_days", {}).get("mean") for k in keys]
+        p95 = [(months.get(k) or {}).get("transit_days", {}).get("p95") for k in keys]
+        ax_t.plot(x, [np.nan if v is None else v for v in mean], marker="o", color=color,
+                  label=f"{flow}: mean{_flow_flags(res, flow)}")
+        ax_t.plot(x, [np.nan if v is None else v for v in p95], linestyle=":", color=color, label=f"{flow}: p95")
+    ax_t.set_ylabel("transit time (days)")
+    ax_t.set_title("Transit time by month of creation (measured shipments, all replications)", fontsize=10,
+                   loc="left")
+    ax_t.legend(fontsize=7, ncol=2)
+    ax_t.grid(True, alpha=0.3)
+    for i, (node, months) in enumerate(node_months.items()):
+        util = [(months.get(k) or {}).get("utilization") for k in keys]
+        ax_u.plot(x, [np.nan if v is None else v for v in util], marker="s",
+                  color=SCENARIO_COLORS[i % len(SCENARIO_COLORS)], label=node)
+    ax_u.axhline(1.0, color="black", linewidth=0.8)
+    ax_u.set_ylabel("utilisation (of servers open)")
+    ax_u.set_title("Facility utilisation by month", fontsize=10, loc="left")
+    if node_months:
+        ax_u.legend(fontsize=7, ncol=3)
+    ax_u.grid(True, alpha=0.3)
+    ax_u.set_xticks(x, keys, rotation=45, fontsize=8)
+    fig.suptitle(f"{_name(res)}: month by month", fontsize=12)
     return fig
 
 

@@ -56,6 +56,7 @@ figure img { max-width: 100%; height: auto; border: 1px solid #e3e3e3; }
 figcaption { color: #444; font-size: 0.9em; margin-top: 0.3em; }
 pre { background: #f6f8fa; border: 1px solid #e1e4e8; padding: 0.8em; overflow-x: auto; font-size: 0.8em; }
 .note { color: #555; font-size: 0.9em; }
+.warning { color: #a00; border-left: 4px solid #a00; padding-left: 0.5em; }
 nav a { margin-right: 1em; }
 """
 
@@ -117,6 +118,14 @@ def _figure_html(stem: str, fig, dpi: int) -> str:
             f"<figcaption>{_e(caption)}</figcaption></figure>")
 
 
+def _settles(row) -> str:
+    """'yes', or 'NO' for an element whose backlog grows over the measured window."""
+    value = row.get("stable")
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return "yes" if str(value).strip().lower() not in ("false", "0") else "NO"
+
+
 def _run_sections(folder: Path) -> tuple[str, str, list[tuple[str, str]]]:
     res = load_results_dir(folder)
     summary = res.summary_doc
@@ -129,6 +138,11 @@ def _run_sections(folder: Path) -> tuple[str, str, list[tuple[str, str]]]:
     if busiest.get("name"):
         meta.append(f"busiest: {busiest['name']} (utilisation {_fmt(busiest.get('utilization'))})")
     intro = f"<p class='meta'>{_e('; '.join(meta))}</p>"
+    unstable = summary.get("unstable") or []
+    if unstable:
+        intro += ("<p class='warning'><strong>Does not settle</strong> (its backlog grows over the measured "
+                  "window; its figures describe that window, not a steady state): "
+                  f"{_e(', '.join(unstable))}</p>")
     if sc is not None and sc.description:
         intro += f"<p>{_e(sc.description)}</p>"
     if res.run_info.get("command"):
@@ -136,12 +150,16 @@ def _run_sections(folder: Path) -> tuple[str, str, list[tuple[str, str]]]:
                   f"{_e(res.run_info.get('version', ''))}</p>")
     sections = []
     flows = res.flows
-    sections.append(("Flows", "<p class='note'>Transit days of delivered shipments created after the warm-up: "
-                     "mean with its 95% confidence interval over replications, and percentiles pooled over "
-                     "shipments. Throughput: TEU delivered per day of the measured window.</p>" + _table(flows, [
+    sections.append(("Flows", "<p class='note'>Transit days of the shipments created in the measured window, "
+                     "followed to delivery: mean with its 95% confidence interval over replications, and "
+                     "percentiles pooled over shipments; Kaplan-Meier (KM) where some were still under way at the "
+                     "end of the drain (censored). Throughput: TEU delivered per day of the measured window.</p>"
+                     + _table(flows, [
                          ("flow", "flow"), ("origin", "origin"), ("destination", "destination"),
                          ("demand TEU/day", "demand_teu_per_day"), ("shipments", "created"),
-                         ("in transit at end", "in_transit"),
+                         ("censored", lambda r: r.get("censored", r.get("in_transit"))),
+                         ("estimator", lambda r: "KM" if r.get("transit_estimator") == "kaplan-meier" else ""),
+                         ("settles", _settles),
                          ("throughput TEU/day", "throughput_teu_per_day"),
                          ("95% CI", lambda r: _ci(r.get("throughput_ci95_low"), r.get("throughput_ci95_high"))),
                          ("transit mean (days)", "transit_days_mean"),
@@ -155,15 +173,18 @@ def _run_sections(folder: Path) -> tuple[str, str, list[tuple[str, str]]]:
         ("node", "node"), ("name", "name"), ("kind", "kind"), ("servers", "servers"), ("applies", "applies"),
         ("utilisation", "utilization"),
         ("95% CI", lambda r: _ci(r.get("utilization_ci95_low"), r.get("utilization_ci95_high"))),
-        ("mean queue", "mean_queue"), ("mean wait (h)", "mean_wait_h"), ("arrivals/day", "arrivals_per_day")])))
+        ("utilisation of nominal", "utilization_nominal"),
+        ("mean queue", "mean_queue"), ("mean wait (h)", "mean_wait_h"), ("arrivals/day", "arrivals_per_day"),
+        ("settles", _settles)])))
     sections.append(("Services", _table(res.services, [
         ("service", "service"), ("mode", "mode"), ("capacity TEU", "capacity_teu"), ("departures", "departures"),
         ("mean load factor", "mean_load_factor"), ("TEU carried/day", "teu_carried_per_day"),
-        ("waiting at end (TEU)", "waiting_at_end")])))
+        ("waiting at end (TEU)", "waiting_at_end"), ("settles", _settles)])))
     if len(res.segments):
         sections.append(("Segment paths", _table(res.segments, [
             ("gate", "gate"), ("segment", "segment"), ("capacity/day", "capacity_per_day"),
-            ("vehicles/day", "vehicles_per_day"), ("utilisation", "utilization"), ("queue at end", "queue_at_end")])))
+            ("vehicles/day", "vehicles_per_day"), ("utilisation", "utilization"), ("queue at end", "queue_at_end"),
+            ("settles", _settles)])))
     return title, intro, sections
 
 
