@@ -276,37 +276,63 @@ class Results:
                                            "mean_wait_h", "arrivals_per_day"])
 
     def _services_table(self) -> pd.DataFrame:
+        """Per service (both directions): departures, load factors, TEU and TEU-km carried a day.
+
+        `teu_carried_per_day` counts every TEU boarded on a measured departure; `teu_km_per_day` the
+        TEU x km they rode. `mean_load_factor` is the peak TEU on board over the TEU the departure
+        offered (capacity x the disruption factor in force), `mean_load_factor_nominal` over nominal
+        capacity; `mean_peak_load_teu` is the peak TEU on board of a departure.
+        """
+        def per_departure(values):
+            return float(np.nanmean(values)) if not all(math.isnan(x) for x in values) else math.nan
+
+        columns = ["service", "mode", "capacity_teu", "departures", "mean_load_factor", "teu_carried_per_day",
+                   "waiting_at_end", "teu_km_per_day", "mean_load_factor_nominal", "mean_peak_load_teu",
+                   "offered_teu_per_day"]
         rows = []
         for service in self.scenario.services:
-            deps, lf, teu, waiting = [], [], [], []
+            deps, waiting = [], []
+            per = {k: [] for k in ("load_factor_sum", "load_factor_nominal_sum", "peak_teu_sum")}
+            day = {k: [] for k in ("teu_carried", "teu_km", "offered_teu")}
             for o in self.outputs:
                 mine = [v for v in o.lines.values() if v["service"] == service.id]
                 d = sum(v["departures"] for v in mine)
                 deps.append(d)
-                lf.append(sum(v["load_factor_sum"] for v in mine) / d if d else math.nan)
-                teu.append(sum(v["teu_carried"] for v in mine))
+                for k, values in per.items():
+                    values.append(sum(v[k] for v in mine) / d if d else math.nan)
+                for k, values in day.items():
+                    values.append(sum(v[k] for v in mine) / self.measured_days)
                 waiting.append(sum(v["waiting_at_end"] for v in mine))
             rows.append({
                 "service": service.id, "mode": service.mode, "capacity_teu": service.capacity_teu,
                 "departures": float(np.mean(deps)),
-                "mean_load_factor": float(np.nanmean(lf)) if not all(math.isnan(x) for x in lf) else math.nan,
-                "teu_carried_per_day": float(np.mean(teu)) / self.measured_days,
+                "mean_load_factor": per_departure(per["load_factor_sum"]),
+                "teu_carried_per_day": float(np.mean(day["teu_carried"])),
                 "waiting_at_end": float(np.mean(waiting)),
+                "teu_km_per_day": float(np.mean(day["teu_km"])),
+                "mean_load_factor_nominal": per_departure(per["load_factor_nominal_sum"]),
+                "mean_peak_load_teu": per_departure(per["peak_teu_sum"]),
+                "offered_teu_per_day": float(np.mean(day["offered_teu"])),
             })
-        return pd.DataFrame(rows, columns=["service", "mode", "capacity_teu", "departures", "mean_load_factor",
-                                           "teu_carried_per_day", "waiting_at_end"])
+        return pd.DataFrame(rows, columns=columns)
 
     def _segments_table(self) -> pd.DataFrame:
+        """Per segment gate: `utilization` is vehicles admitted over the paths actually available
+        (capacity_per_day x factor, integrated over the window); `utilization_nominal` over nominal
+        paths; `open_fraction` is the mean factor over the window."""
         rows = []
         names = sorted({g for o in self.outputs for g in o.gates})
         for name in names:
             per = [o.gates[name] for o in self.outputs]
+            util = [p["utilization"] for p in per]
             rows.append({"gate": name, "segment": per[0]["segment"], "capacity_per_day": per[0]["capacity_per_day"],
-                         "utilization": float(np.mean([p["utilization"] for p in per])),
+                         "utilization": float(np.nanmean(util)) if not all(math.isnan(u) for u in util) else math.nan,
                          "vehicles_per_day": float(np.mean([p["entered"] for p in per])) / self.measured_days,
-                         "queue_at_end": float(np.mean([p["queue_at_end"] for p in per]))})
+                         "queue_at_end": float(np.mean([p["queue_at_end"] for p in per])),
+                         "utilization_nominal": float(np.mean([p["utilization_nominal"] for p in per])),
+                         "open_fraction": float(np.mean([p["open_h"] for p in per])) / (self.measured_days * 24.0)})
         return pd.DataFrame(rows, columns=["gate", "segment", "capacity_per_day", "utilization",
-                                           "vehicles_per_day", "queue_at_end"])
+                                           "vehicles_per_day", "queue_at_end", "utilization_nominal", "open_fraction"])
 
     def stages(self, replication: int | None = None) -> pd.DataFrame:
         """Stage rows (one per interval of a shipment's journey) for replications that kept them."""
@@ -373,9 +399,14 @@ class Results:
                           "arrivals_per_day": _json_number(r.arrivals_per_day)}
                  for r in self.nodes.itertuples()}
         services = {r.service: {"departures": _json_number(r.departures), "mean_load_factor": _json_number(r.mean_load_factor),
-                                "teu_carried_per_day": _json_number(r.teu_carried_per_day)}
+                                "teu_carried_per_day": _json_number(r.teu_carried_per_day),
+                                "teu_km_per_day": _json_number(r.teu_km_per_day),
+                                "mean_load_factor_nominal": _json_number(r.mean_load_factor_nominal),
+                                "mean_peak_load_teu": _json_number(r.mean_peak_load_teu)}
                     for r in self.services.itertuples()}
-        segments = {r.gate: {"utilization": _json_number(r.utilization), "vehicles_per_day": _json_number(r.vehicles_per_day)}
+        segments = {r.gate: {"utilization": _json_number(r.utilization), "vehicles_per_day": _json_number(r.vehicles_per_day),
+                             "utilization_nominal": _json_number(r.utilization_nominal),
+                             "open_fraction": _json_number(r.open_fraction)}
                     for r in self.segments.itertuples()}
         busiest, util = self.busiest_facility()
         return {

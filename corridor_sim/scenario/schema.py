@@ -127,6 +127,7 @@ class Service(_Model):
 class RouteShare(_Model):
     path: list[str] = Field(min_length=2)
     share: float = Field(gt=0, le=1)
+    services: Optional[list[str]] = Field(None, min_length=1)
 
 
 class Flow(_Model):
@@ -139,6 +140,7 @@ class Flow(_Model):
     arrivals: Literal["poisson", "regular"] = "poisson"
     route: Optional[list[str]] = Field(None, min_length=2)
     routes: Optional[list[RouteShare]] = Field(None, min_length=1)
+    services: Optional[list[str]] = Field(None, min_length=1)
 
     @field_validator("routes")
     @classmethod
