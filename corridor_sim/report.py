@@ -158,12 +158,14 @@ def _run_sections(folder: Path) -> tuple[str, str, list[tuple[str, str]]]:
         ("mean queue", "mean_queue"), ("mean wait (h)", "mean_wait_h"), ("arrivals/day", "arrivals_per_day")])))
     sections.append(("Services", _table(res.services, [
         ("service", "service"), ("mode", "mode"), ("capacity TEU", "capacity_teu"), ("departures", "departures"),
-        ("mean load factor", "mean_load_factor"), ("TEU carried/day", "teu_carried_per_day"),
-        ("waiting at end (TEU)", "waiting_at_end")])))
+        ("mean load factor (of TEU offered)", "mean_load_factor"),
+        ("load factor (of nominal)", "mean_load_factor_nominal"), ("TEU carried/day", "teu_carried_per_day"),
+        ("TEU-km/day", "teu_km_per_day"), ("waiting at end (TEU)", "waiting_at_end")])))
     if len(res.segments):
         sections.append(("Segment paths", _table(res.segments, [
             ("gate", "gate"), ("segment", "segment"), ("capacity/day", "capacity_per_day"),
-            ("vehicles/day", "vehicles_per_day"), ("utilisation", "utilization"), ("queue at end", "queue_at_end")])))
+            ("vehicles/day", "vehicles_per_day"), ("utilisation (of paths open)", "utilization"),
+            ("utilisation (of nominal)", "utilization_nominal"), ("queue at end", "queue_at_end")])))
     return title, intro, sections
 
 

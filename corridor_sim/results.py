@@ -6,6 +6,12 @@ horizon and `in_transit` the rest, so created = delivered + in_transit. Transit 
 delivered measured shipments: the mean has a Student-t interval across replication means, the
 percentiles pool every replication's shipments. Throughput is TEU delivered per day of the window
 (whenever the shipment was created).
+
+Capacity figures are measured against the capacity actually offered: a service's load factor
+against the TEU its departure offered under the disruption in force (`mean_load_factor_nominal`:
+against nominal capacity), a segment gate's utilisation against the paths open over the window
+(`utilization_nominal`: against nominal paths). A service's `teu_carried_per_day` counts every TEU
+boarded and `teu_km_per_day` the TEU x km they rode.
 """
 
 from __future__ import annotations
@@ -446,17 +452,20 @@ class Results:
                              f"{r.mean_wait_h:8.1f} {r.arrivals_per_day:8.1f}")
         if len(self.services):
             lines += ["", "Services"]
-            head = f"{'service':<24} {'mode':<5} {'cap_teu':>7} {'departures':>10} {'load':>6} {'TEU/day':>8} {'waiting':>8}"
+            head = (f"{'service':<24} {'mode':<5} {'cap_teu':>7} {'departures':>10} {'load':>6} {'TEU/day':>8} "
+                    f"{'TEU-km/day':>11} {'waiting':>8}")
             lines += [head, "-" * len(head)]
             for r in self.services.itertuples():
                 lines.append(f"{r.service:<24} {r.mode:<5} {r.capacity_teu:7.0f} {r.departures:10.1f} "
-                             f"{r.mean_load_factor:6.2f} {r.teu_carried_per_day:8.1f} {r.waiting_at_end:8.0f}")
+                             f"{r.mean_load_factor:6.2f} {r.teu_carried_per_day:8.1f} {r.teu_km_per_day:11,.0f} "
+                             f"{r.waiting_at_end:8.0f}")
         if len(self.segments):
-            lines += ["", "Segment paths (vehicles per day per direction)"]
-            head = f"{'gate':<24} {'cap/day':>8} {'used/day':>8} {'util':>6} {'queue':>6}"
+            lines += ["", "Segment paths (vehicles per day per direction; util of the paths open, util_nom of nominal)"]
+            head = f"{'gate':<24} {'cap/day':>8} {'used/day':>8} {'util':>6} {'util_nom':>8} {'queue':>6}"
             lines += [head, "-" * len(head)]
             for r in self.segments.itertuples():
-                lines.append(f"{r.gate:<24} {r.capacity_per_day:8.1f} {r.vehicles_per_day:8.1f} {r.utilization:6.2f} {r.queue_at_end:6.0f}")
+                lines.append(f"{r.gate:<24} {r.capacity_per_day:8.1f} {r.vehicles_per_day:8.1f} {r.utilization:6.2f} "
+                             f"{r.utilization_nominal:8.2f} {r.queue_at_end:6.0f}")
         busiest, util = self.busiest_facility()
         lines += ["", f"Busiest: {busiest} (utilisation {util:.2f})"]
         return "\n".join(lines)

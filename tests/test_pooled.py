@@ -164,3 +164,17 @@ def test_gate_utilisation_is_against_the_paths_available(half_capacity):
     assert (row.utilization, row.utilization_nominal, row.open_fraction) == pytest.approx((1.0, 0.5, 0.5))
     summary = res.summary()["segments"]["RS@R"]
     assert (summary["utilization"], summary["utilization_nominal"]) == pytest.approx((1.0, 0.5))
+
+
+def test_two_when_full_lines_share_a_pool():
+    """Two when-full vessels serving one pool are told of its arrivals: every departure sails full and together they carry the whole demand, none left behind."""
+    scenario, outs = replications("two_when_full.yaml", keep_stages=False, sample_queues=False)
+    days = scenario.simulation.horizon_days - scenario.simulation.warmup_days
+    demand_teu = scenario.flow("F").teu_per_year / 365.0 * days
+    for out in outs:
+        lines = [out.lines["V1"], out.lines["V2"]]
+        departures = sum(v["departures"] for v in lines)
+        assert departures == demand_teu / 10
+        assert sum(v["load_factor_sum"] for v in lines) == departures  # all full
+        assert sum(v["teu_carried"] for v in lines) == demand_teu
+        assert out.lines["V1"]["waiting_at_end"] == out.lines["V2"]["waiting_at_end"] < 10  # one pool
