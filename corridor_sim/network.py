@@ -317,7 +317,8 @@ class CorridorNetwork:
             hops.append(segs)
         n = len(hops)
         rides = self._ride_candidates(path, hops, services)
-        covered = {(j + m, seg.id) for j, legs in enumerate(rides) for leg in legs for m, seg in enumerate(leg.segments)}
+        covered = {(j + m, seg.id) for j, legs in enumerate(rides) for leg in legs
+                   for m, seg in enumerate(leg.segments)}
         errors: list[tuple[int, str]] = []
         for i, segs in enumerate(hops):
             for seg in segs:
