@@ -42,7 +42,9 @@ def _cmd_routes(args: argparse.Namespace) -> int:
                   f"travel {exp.travel_h / 24:.1f} + waiting {exp.wait_h / 24:.1f} + handling {exp.handling_h / 24:.1f}")
             print(f"  {'leg':<34} {'mode':<5} {'km':>7} {'travel_h':>9} {'wait_h':>7} {'handling_h':>10}")
             for leg, e in zip(route.legs, route.leg_expected):
-                via = f" on {leg.line.id}" if isinstance(leg, RideLeg) else ""
+                # a ride boards any line of its pool: all are named
+                via = (f" on {'|'.join(line.id for line, _, _ in network.pool_lines(*leg.pool_key))}"
+                       if isinstance(leg, RideLeg) else "")
                 name = f"{leg.origin}->{leg.destination}{via}"
                 km = sum(s.length_km for s in leg.segments)
                 print(f"  {name:<34} {leg.mode:<5} {km:>7,.0f} {e.travel_h:>9.1f} {e.wait_h:>7.1f} {e.handling_h:>10.1f}")

@@ -5,20 +5,35 @@ edge each way, both keyed by the segment id). Services are expanded into *lines*
 (`<id>` and `<id>~rev`), each with the segments between its stops resolved.
 
 A *route* is a node path cut into *legs*: a road leg is driven by the shipment's own truck over one
-segment; a ride leg is a stretch of consecutive rail or sea segments on one service line, from the
-stop where the shipment boards to the stop where it alights. A shipment changes vehicle between two
-legs, which is where `applies: transfer` handling happens.
+segment; a ride leg is a stretch of consecutive rail or sea segments from the stop where the
+shipment boards to the stop where it alights. A shipment changes vehicle between two legs, which is
+where `applies: transfer` handling happens.
+
+Ride legs are *pooled*: a shipment riding from a to b takes the first departure of any line that
+calls at a and later at b running the route's way between them (the same stops and segments; of the
+route's named `services` only, if it names any). A line that reaches b another way does not carry
+it, since that would not be its route. The leg's `line` is one line of the pool (the one with the
+shortest dwell), the pool (`pool_lines`) every line the shipment may board.
 
 The expected time of a route adds running time (length / speed plus mean delays and dwells), the
-expected wait for departures (H/2 for a departure every H hours; half of `max_wait_h` for a
-when-full service, an upper-side guess since the true wait depends on load) and mean handling times.
-The expected-fastest route of a flow is the best of the k shortest node paths by running time,
-re-ranked by that full expected time; routes that are not served or change gauge where they cannot
-are skipped.
+expected wait for the pool's departures and mean handling times. The wait for scheduled lines is
+that of their merged timetable at the boarding stop (H/2 for one line every H hours; two daily
+trains 12 h apart give 6 h), each line's phase there being its `first_h` plus its expected running
+to that stop. A when-full line counts as a departure stream with mean wait `max_wait_h / 2` (an
+upper-side guess, since the true wait depends on load), and independent streams combine as rates:
+1 / wait = sum of 1 / wait_i.
+
+A node path is cut into legs exactly by a shortest path over states (hop reached, how: by road, on
+a ride, and the rail gauge arrived on): a road segment or a served ride stretch are the arcs, each
+costing its expected time plus handling where the vehicle changes, so parallel road and rail
+segments on every hop are compared without enumerating their combinations. The expected-fastest
+route of a flow is the best of the k shortest node paths by running time, re-ranked by that full
+expected time; routes that are not served or change gauge where they cannot are skipped.
 """
 
 from __future__ import annotations
 
+import heapq
 import itertools
 from dataclasses import dataclass, field
 from typing import Union
@@ -26,10 +41,10 @@ from typing import Union
 import networkx as nx
 
 from corridor_sim.distributions import mean_of
+from corridor_sim.queueing import merged_timetable_wait_h
 from corridor_sim.scenario.schema import Flow, Scenario, Scheduled, Segment, Service
 
 K_CANDIDATE_PATHS = 30
-MAX_HOP_COMBINATIONS = 64
 
 
 @dataclass(frozen=True)
@@ -67,9 +82,15 @@ class RoadLeg:
 
 @dataclass(frozen=True)
 class RideLeg:
-    line: Line
+    line: Line  # the line that follows the route's path (the pool may hold others)
     board: int  # index into line.stops
     alight: int
+    services: tuple[str, ...] | None = None  # the route's named services; None: any of the mode
+
+    @property
+    def pool_key(self) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...] | None]:
+        """(nodes, segment ids, named services) of the ride: shipments with one key wait together."""
+        return (self.nodes, tuple(s.id for s in self.segments), self.services)
 
     @property
     def origin(self) -> str:
@@ -151,6 +172,8 @@ class CorridorNetwork:
                 segs = [self._service_segment(service, a, b) for a, b in zip(stops, stops[1:])]
                 if all(s is not None for s in segs):
                     self.lines[line_id] = Line(line_id, service, tuple(stops), tuple(segs))
+        self._pools: dict = {}
+        self._pool_waits: dict = {}
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> "CorridorNetwork":
@@ -189,7 +212,7 @@ class CorridorNetwork:
         for seg in leg.segments:
             exp.travel_h += seg.length_km / seg.speed_kmh + mean_of(seg.delay_h)
         if isinstance(leg, RideLeg):
-            exp.wait_h += leg.line.expected_wait_h
+            exp.wait_h += self.pool_wait_h(*leg.pool_key)
             inner = leg.nodes[1:-1]
             exp.travel_h += len(inner) * mean_of(leg.line.service.dwell_h)
             exp.handling_h += sum(self._handling_h(n, False) for n in inner)
@@ -213,90 +236,163 @@ class CorridorNetwork:
             handling_h=sum(e.handling_h for e in route.leg_expected),
         )
 
+    # ------------------------------------------------------------------ pools of lines
+
+    def pool_lines(self, nodes: tuple[str, ...], segment_ids: tuple[str, ...],
+                   services: tuple[str, ...] | None = None) -> tuple[tuple[Line, int, int], ...]:
+        """Every line a shipment riding over `nodes` may board: (line, board index, alight index).
+
+        A line (of the named services, if any) serves the pool from each stop at nodes[0] where its
+        next stops are the rest of `nodes`, over the segments `segment_ids`. In the lines' order.
+        """
+        key = (nodes, segment_ids, services)
+        found = self._pools.get(key)
+        if found is None:
+            found = []
+            n = len(segment_ids)
+            for line in self.lines.values():
+                if services is not None and line.service.id not in services:
+                    continue
+                for k in range(len(line.stops) - n):
+                    if (line.stops[k:k + n + 1] == nodes
+                            and tuple(s.id for s in line.segments[k:k + n]) == segment_ids):
+                        found.append((line, k, k + n))
+            found = self._pools[key] = tuple(found)
+        return found
+
+    def pool_wait_h(self, nodes: tuple[str, ...], segment_ids: tuple[str, ...],
+                    services: tuple[str, ...] | None = None) -> float:
+        """Expected wait (hours) of a Poisson arrival at nodes[0] for the pool's first departure.
+
+        Scheduled lines merge their timetables there (see `merged_timetable_wait_h`); when-full lines
+        are streams with mean wait `max_wait_h / 2`; streams combine as rates. One line: its own wait.
+        """
+        key = (nodes, segment_ids, services)
+        if key in self._pool_waits:
+            return self._pool_waits[key]
+        members = self.pool_lines(nodes, segment_ids, services)
+        if not members:
+            wait = float("inf")
+        elif len(members) == 1:
+            wait = members[0][0].expected_wait_h
+        else:
+            timetables = [(line.service.departures.every_h, line.service.departures.first_h + self._offset_h(line, k))
+                          for line, k, _ in members if isinstance(line.service.departures, Scheduled)]
+            rate = 1.0 / merged_timetable_wait_h(timetables) if timetables else 0.0
+            rate += sum(1.0 / line.expected_wait_h for line, _, _ in members
+                        if not isinstance(line.service.departures, Scheduled))
+            wait = 1.0 / rate
+        self._pool_waits[key] = wait
+        return wait
+
+    def _offset_h(self, line: Line, k: int) -> float:
+        """Expected hours from a line's departure at its first stop to its departure from stop k."""
+        offset = 0.0
+        for j in range(k):
+            seg = line.segments[j]
+            offset += seg.length_km / seg.speed_kmh + mean_of(seg.delay_h)
+            offset += self._handling_h(line.stops[j + 1], False) + mean_of(line.service.dwell_h)
+        return offset
+
     # ------------------------------------------------------------------ legs from a node path
 
-    def legs_for_path(self, path: list[str]) -> tuple[Leg, ...]:
-        """Cut a node path into legs, choosing among parallel segments the expected-fastest way.
+    def legs_for_path(self, path: list[str], services: tuple[str, ...] | None = None) -> tuple[Leg, ...]:
+        """Cut a node path into the expected-fastest legs, choosing among parallel segments exactly.
+
+        A shortest path over states (node index on the path, arrived by road or not, rail gauge
+        arrived on): arcs are a road segment of one hop, or a ride over a stretch of the path that a
+        line runs (of the named `services` only, if given), each costing its expected time plus the
+        handling where it starts (where the vehicle changes). Gauge changes where not allowed are
+        not arcs. Every hop's segments are compared; nothing is enumerated combination by combination.
 
         Raises:
             RouteError: two consecutive nodes are not joined, a rail or sea stretch has no service,
                 or the path changes rail gauge at a node without `gauge_change: true`.
         """
-        options = []
+        hops = []
         for a, b in zip(path, path[1:]):
             segs = self.segments_between(a, b)
             if not segs:
                 raise RouteError(f"no segment runs from {a} to {b}")
-            options.append(segs)
-        best, best_h, first_error = None, float("inf"), None
-        combos = itertools.product(*options)
-        for choice in itertools.islice(combos, MAX_HOP_COMBINATIONS):
-            try:
-                legs = self._cut(path, choice)
-            except RouteError as exc:
-                first_error = first_error or exc
+            hops.append(segs)
+        n = len(hops)
+        rides = self._ride_candidates(path, hops, services)
+        covered = {(j + m, seg.id) for j, legs in enumerate(rides) for leg in legs
+                   for m, seg in enumerate(leg.segments)}
+        errors: list[tuple[int, str]] = []
+        for i, segs in enumerate(hops):
+            for seg in segs:
+                if seg.mode != "road" and (i, seg.id) not in covered:
+                    errors.append((i, f"no {seg.mode} service runs {path[i]} -> {path[i + 1]} (segment {seg.id})"))
+        # Dijkstra (costs are non-negative); the counter keeps ties in a fixed order.
+        start = (0, True, None)  # (node index, a vehicle change happens here, rail gauge arrived on)
+        best = {start: 0.0}
+        back: dict = {}
+        heap = [(0.0, 0, start)]
+        counter = itertools.count(1)
+        while heap:
+            cost, _, state = heapq.heappop(heap)
+            if cost > best[state]:
                 continue
-            route = Route(tuple(path), legs)
-            self.expected_route(route)
-            if route.expected.total_h < best_h:
-                best, best_h = legs, route.expected.total_h
-        if best is None:
-            raise first_error
-        return best
+            i, changes, gauge = state
+            if i == n:
+                legs = []
+                while state != start:
+                    state, leg = back[state]
+                    legs.append(leg)
+                return tuple(reversed(legs))
+            arcs = [(RoadLeg(path[i], path[i + 1], seg), i + 1) for seg in hops[i] if seg.mode == "road"]
+            arcs += [(leg, i + leg.alight - leg.board) for leg in rides[i]]
+            for leg, j in arcs:
+                is_road = isinstance(leg, RoadLeg)
+                new_gauge, problem = self._gauge_after(leg, gauge)
+                if problem is not None:
+                    errors.append((i, problem))
+                    continue
+                step = self.expected_leg(leg).total_h + self._handling_h(path[i], changes or not is_road)
+                if j == n:
+                    step += self._handling_h(path[n], True)
+                target = (j, not is_road, new_gauge)
+                if cost + step < best.get(target, float("inf")):
+                    best[target] = cost + step
+                    back[target] = (state, leg)
+                    heapq.heappush(heap, (cost + step, next(counter), target))
+        raise RouteError(min(errors)[1] if errors else f"no way along {' -> '.join(path)}")
 
-    def _cut(self, path: list[str], segs: tuple[Segment, ...]) -> tuple[Leg, ...]:
-        legs: list[Leg] = []
-        i = 0
-        while i < len(segs):
-            seg = segs[i]
-            if seg.mode == "road":
-                legs.append(RoadLeg(path[i], path[i + 1], seg))
-                i += 1
-                continue
-            ride = self._best_ride(path, segs, i)
-            if ride is None:
-                raise RouteError(f"no {seg.mode} service runs {path[i]} -> {path[i + 1]} (segment {seg.id})")
-            legs.append(ride)
-            i += ride.alight - ride.board
-        self._check_gauges(legs)
-        return tuple(legs)
+    def _ride_candidates(self, path, hops, services) -> list[list[RideLeg]]:
+        """Per path index i, every ride starting there: a line running path[i..k] on its own segments.
 
-    def _best_ride(self, path, segs, i) -> RideLeg | None:
-        best, best_key = None, None
+        Of lines running the same stretch on the same segments, the one with the shortest mean dwell
+        (then the first id) stands for them; its pool is the same.
+        """
+        found: list[dict] = [{} for _ in hops]
         for line in self.lines.values():
+            if services is not None and line.service.id not in services:
+                continue
             for k, stop in enumerate(line.stops[:-1]):
-                if stop != path[i]:
-                    continue
-                n = 0
-                while (
-                    k + n < len(line.segments)
-                    and i + n < len(segs)
-                    and line.stops[k + n + 1] == path[i + n + 1]
-                    and line.segments[k + n].id == segs[i + n].id
-                ):
-                    n += 1
-                if n == 0:
-                    continue
-                key = (-n, line.expected_wait_h, line.id)
-                if best_key is None or key < best_key:
-                    best, best_key = RideLeg(line, k, k + n), key
-        return best
+                for i in (i for i, node in enumerate(path[:-1]) if node == stop):
+                    m = 0
+                    while (k + m < len(line.segments) and i + m < len(hops)
+                           and line.stops[k + m + 1] == path[i + m + 1]):
+                        m += 1
+                        key = tuple(s.id for s in line.segments[k:k + m])
+                        rank = (mean_of(line.service.dwell_h), line.id)
+                        if key not in found[i] or rank < found[i][key][0]:
+                            found[i][key] = (rank, RideLeg(line, k, k + m, services))
+        return [[leg for _, leg in options.values()] for options in found]
 
-    def _check_gauges(self, legs: list[Leg]) -> None:
-        previous_gauge = None
-        for leg in legs:
-            for j, seg in enumerate(leg.segments):
-                if seg.mode != "rail":
-                    previous_gauge = None
-                    continue
-                at = leg.nodes[j]
-                if previous_gauge is not None and seg.gauge_mm != previous_gauge:
-                    if not self.nodes[at].gauge_change:
-                        raise RouteError(
-                            f"rail gauge changes from {previous_gauge} to {seg.gauge_mm} mm at {at}, "
-                            f"which has no gauge_change: true"
-                        )
-                previous_gauge = seg.gauge_mm
+    def _gauge_after(self, leg: Leg, gauge: int | None) -> tuple[int | None, str | None]:
+        """The rail gauge a leg arrives on, or a problem if it changes gauge where it may not."""
+        for j, seg in enumerate(leg.segments):
+            if seg.mode != "rail":
+                gauge = None
+                continue
+            at = leg.nodes[j]
+            if gauge is not None and seg.gauge_mm != gauge and not self.nodes[at].gauge_change:
+                return gauge, (f"rail gauge changes from {gauge} to {seg.gauge_mm} mm at {at}, "
+                               f"which has no gauge_change: true")
+            gauge = seg.gauge_mm
+        return gauge, None
 
     # ------------------------------------------------------------------ routing
 
@@ -311,8 +407,8 @@ class CorridorNetwork:
                 g.add_edge(a, b, weight=w)
         return g
 
-    def fastest_route(self, origin: str, destination: str) -> Route:
-        """The expected-fastest served route between two nodes.
+    def fastest_route(self, origin: str, destination: str, services: tuple[str, ...] | None = None) -> Route:
+        """The expected-fastest served route between two nodes (riding only `services`, if given).
 
         Raises:
             RouteError: the destination cannot be reached, or no reaching path is served.
@@ -324,7 +420,7 @@ class CorridorNetwork:
         paths = nx.shortest_simple_paths(g, origin, destination, weight="weight")
         for path in itertools.islice(paths, K_CANDIDATE_PATHS):
             try:
-                route = Route(tuple(path), self.legs_for_path(path))
+                route = Route(tuple(path), self.legs_for_path(path, services))
             except RouteError as exc:
                 first_error = first_error or exc
                 continue
@@ -336,17 +432,23 @@ class CorridorNetwork:
         return best
 
     def routes_for(self, flow: Flow) -> list[Route]:
-        """The route(s) a flow takes: its explicit route(s), else the expected-fastest path."""
+        """The route(s) a flow takes: its explicit route(s), else the expected-fastest path.
+
+        A route's ride legs board only lines of its named services (a `routes` alternative's own
+        `services`, else the flow's), if it names any.
+        """
+        named = tuple(flow.services) if flow.services is not None else None
         if flow.routes is not None:
-            paths = [(list(r.path), r.share) for r in flow.routes]
+            paths = [(list(r.path), r.share, tuple(r.services) if r.services is not None else named)
+                     for r in flow.routes]
         elif flow.route is not None:
-            paths = [(list(flow.route), 1.0)]
+            paths = [(list(flow.route), 1.0, named)]
         else:
-            route = self.fastest_route(flow.origin, flow.destination)
+            route = self.fastest_route(flow.origin, flow.destination, named)
             return [route]
         out = []
-        for path, share in paths:
-            route = Route(tuple(path), self.legs_for_path(path), share)
+        for path, share, services in paths:
+            route = Route(tuple(path), self.legs_for_path(path, services), share)
             self.expected_route(route)
             out.append(route)
         return out

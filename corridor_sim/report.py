@@ -178,12 +178,14 @@ def _run_sections(folder: Path) -> tuple[str, str, list[tuple[str, str]]]:
         ("settles", _settles)])))
     sections.append(("Services", _table(res.services, [
         ("service", "service"), ("mode", "mode"), ("capacity TEU", "capacity_teu"), ("departures", "departures"),
-        ("mean load factor", "mean_load_factor"), ("TEU carried/day", "teu_carried_per_day"),
-        ("waiting at end (TEU)", "waiting_at_end"), ("settles", _settles)])))
+        ("mean load factor (of TEU offered)", "mean_load_factor"),
+        ("load factor (of nominal)", "mean_load_factor_nominal"), ("TEU carried/day", "teu_carried_per_day"),
+        ("TEU-km/day", "teu_km_per_day"), ("waiting at end (TEU)", "waiting_at_end"), ("settles", _settles)])))
     if len(res.segments):
         sections.append(("Segment paths", _table(res.segments, [
             ("gate", "gate"), ("segment", "segment"), ("capacity/day", "capacity_per_day"),
-            ("vehicles/day", "vehicles_per_day"), ("utilisation", "utilization"), ("queue at end", "queue_at_end"),
+            ("vehicles/day", "vehicles_per_day"), ("utilisation (of paths open)", "utilization"),
+            ("utilisation (of nominal)", "utilization_nominal"), ("queue at end", "queue_at_end"),
             ("settles", _settles)])))
     return title, intro, sections
 

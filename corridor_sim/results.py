@@ -9,6 +9,12 @@ censored): the mean has a Student-t interval across replication means, the perce
 replication's shipments. Throughput is TEU delivered per day of the window (whenever the shipment was
 created). Every flow, facility, gate and service is tested for a backlog that grows over the window
 (corridor_sim/stability.py); an unstable flow's figures describe that window, not a steady state.
+
+Capacity figures are measured against the capacity actually offered: a service's load factor
+against the TEU its departure offered under the disruption in force (`mean_load_factor_nominal`:
+against nominal capacity), a segment gate's utilisation against the paths open over the window
+(`utilization_nominal`: against nominal paths). A service's `teu_carried_per_day` counts every TEU
+boarded and `teu_km_per_day` the TEU x km they rode.
 """
 
 from __future__ import annotations
@@ -293,44 +299,70 @@ class Results:
                                            "stable", "backlog_growth_per_day"])
 
     def _services_table(self) -> pd.DataFrame:
+        """Per service (both directions): departures, load factors, TEU and TEU-km carried a day.
+
+        `teu_carried_per_day` counts every TEU boarded on a measured departure; `teu_km_per_day` the
+        TEU x km they rode. `mean_load_factor` is the peak TEU on board over the TEU the departure
+        offered (capacity x the disruption factor in force), `mean_load_factor_nominal` over nominal
+        capacity; `mean_peak_load_teu` is the peak TEU on board of a departure.
+        """
+        def per_departure(values):
+            return float(np.nanmean(values)) if not all(math.isnan(x) for x in values) else math.nan
+
+        columns = ["service", "mode", "capacity_teu", "departures", "mean_load_factor", "teu_carried_per_day",
+                   "waiting_at_end", "teu_km_per_day", "mean_load_factor_nominal", "mean_peak_load_teu",
+                   "offered_teu_per_day", "stable", "backlog_growth_teu_per_day"]
         rows = []
         for service in self.scenario.services:
-            deps, lf, teu, waiting = [], [], [], []
+            deps, waiting = [], []
+            per = {k: [] for k in ("load_factor_sum", "load_factor_nominal_sum", "peak_teu_sum")}
+            day = {k: [] for k in ("teu_carried", "teu_km", "offered_teu")}
             for o in self.outputs:
                 mine = [v for v in o.lines.values() if v["service"] == service.id]
                 d = sum(v["departures"] for v in mine)
                 deps.append(d)
-                lf.append(sum(v["load_factor_sum"] for v in mine) / d if d else math.nan)
-                teu.append(sum(v["teu_carried"] for v in mine))
+                for k, values in per.items():
+                    values.append(sum(v[k] for v in mine) / d if d else math.nan)
+                for k, values in day.items():
+                    values.append(sum(v[k] for v in mine) / self.measured_days)
                 waiting.append(sum(v["waiting_at_end"] for v in mine))
-            carried = float(np.mean(teu)) / self.measured_days
+            carried = float(np.mean(day["teu_carried"]))
             trend = stability(self.outputs, "services", service.id, carried)
             rows.append({
                 "service": service.id, "mode": service.mode, "capacity_teu": service.capacity_teu,
                 "departures": float(np.mean(deps)),
-                "mean_load_factor": float(np.nanmean(lf)) if not all(math.isnan(x) for x in lf) else math.nan,
+                "mean_load_factor": per_departure(per["load_factor_sum"]),
                 "teu_carried_per_day": carried,
                 "waiting_at_end": float(np.mean(waiting)),
+                "teu_km_per_day": float(np.mean(day["teu_km"])),
+                "mean_load_factor_nominal": per_departure(per["load_factor_nominal_sum"]),
+                "mean_peak_load_teu": per_departure(per["peak_teu_sum"]),
+                "offered_teu_per_day": float(np.mean(day["offered_teu"])),
                 "stable": trend["stable"], "backlog_growth_teu_per_day": trend["growth_per_day"],
             })
-        return pd.DataFrame(rows, columns=["service", "mode", "capacity_teu", "departures", "mean_load_factor",
-                                           "teu_carried_per_day", "waiting_at_end", "stable",
-                                           "backlog_growth_teu_per_day"])
+        return pd.DataFrame(rows, columns=columns)
 
     def _segments_table(self) -> pd.DataFrame:
+        """Per segment gate: `utilization` is vehicles admitted over the paths actually available
+        (capacity_per_day x factor, integrated over the window); `utilization_nominal` over nominal
+        paths; `open_fraction` is the mean factor over the window."""
         rows = []
         names = sorted({g for o in self.outputs for g in o.gates})
         for name in names:
             per = [o.gates[name] for o in self.outputs]
+            util = [p["utilization"] for p in per]
             vehicles = float(np.mean([p["entered"] for p in per])) / self.measured_days
             trend = stability(self.outputs, "gates", name, vehicles)
             rows.append({"gate": name, "segment": per[0]["segment"], "capacity_per_day": per[0]["capacity_per_day"],
-                         "utilization": float(np.mean([p["utilization"] for p in per])),
+                         "utilization": float(np.nanmean(util)) if not all(math.isnan(u) for u in util) else math.nan,
                          "vehicles_per_day": vehicles,
                          "queue_at_end": float(np.mean([p["queue_at_end"] for p in per])),
+                         "utilization_nominal": float(np.mean([p["utilization_nominal"] for p in per])),
+                         "open_fraction": float(np.mean([p["open_h"] for p in per])) / (self.measured_days * 24.0),
                          "stable": trend["stable"], "backlog_growth_per_day": trend["growth_per_day"]})
         return pd.DataFrame(rows, columns=["gate", "segment", "capacity_per_day", "utilization",
-                                           "vehicles_per_day", "queue_at_end", "stable", "backlog_growth_per_day"])
+                                           "vehicles_per_day", "queue_at_end", "utilization_nominal", "open_fraction",
+                                           "stable", "backlog_growth_per_day"])
 
     def stages(self, replication: int | None = None) -> pd.DataFrame:
         """Stage rows (one per interval of a shipment's journey) for replications that kept them."""
@@ -405,10 +437,15 @@ class Results:
                  for r in self.nodes.itertuples()}
         services = {r.service: {"departures": _json_number(r.departures), "mean_load_factor": _json_number(r.mean_load_factor),
                                 "teu_carried_per_day": _json_number(r.teu_carried_per_day),
+                                "teu_km_per_day": _json_number(r.teu_km_per_day),
+                                "mean_load_factor_nominal": _json_number(r.mean_load_factor_nominal),
+                                "mean_peak_load_teu": _json_number(r.mean_peak_load_teu),
                                 "stable": bool(r.stable),
                                 "backlog_growth_teu_per_day": _json_number(r.backlog_growth_teu_per_day)}
                     for r in self.services.itertuples()}
         segments = {r.gate: {"utilization": _json_number(r.utilization), "vehicles_per_day": _json_number(r.vehicles_per_day),
+                             "utilization_nominal": _json_number(r.utilization_nominal),
+                             "open_fraction": _json_number(r.open_fraction),
                              "stable": bool(r.stable), "backlog_growth_per_day": _json_number(r.backlog_growth_per_day)}
                     for r in self.segments.itertuples()}
         busiest, util = self.busiest_facility()
@@ -465,17 +502,20 @@ class Results:
                              f"{r.mean_wait_h:8.1f} {r.arrivals_per_day:8.1f}")
         if len(self.services):
             lines += ["", "Services"]
-            head = f"{'service':<24} {'mode':<5} {'cap_teu':>7} {'departures':>10} {'load':>6} {'TEU/day':>8} {'waiting':>8}"
+            head = (f"{'service':<24} {'mode':<5} {'cap_teu':>7} {'departures':>10} {'load':>6} {'TEU/day':>8} "
+                    f"{'TEU-km/day':>11} {'waiting':>8}")
             lines += [head, "-" * len(head)]
             for r in self.services.itertuples():
                 lines.append(f"{r.service:<24} {r.mode:<5} {r.capacity_teu:7.0f} {r.departures:10.1f} "
-                             f"{r.mean_load_factor:6.2f} {r.teu_carried_per_day:8.1f} {r.waiting_at_end:8.0f}")
+                             f"{r.mean_load_factor:6.2f} {r.teu_carried_per_day:8.1f} {r.teu_km_per_day:11,.0f} "
+                             f"{r.waiting_at_end:8.0f}")
         if len(self.segments):
-            lines += ["", "Segment paths (vehicles per day per direction)"]
-            head = f"{'gate':<24} {'cap/day':>8} {'used/day':>8} {'util':>6} {'queue':>6}"
+            lines += ["", "Segment paths (vehicles per day per direction; util of the paths open, util_nom of nominal)"]
+            head = f"{'gate':<24} {'cap/day':>8} {'used/day':>8} {'util':>6} {'util_nom':>8} {'queue':>6}"
             lines += [head, "-" * len(head)]
             for r in self.segments.itertuples():
-                lines.append(f"{r.gate:<24} {r.capacity_per_day:8.1f} {r.vehicles_per_day:8.1f} {r.utilization:6.2f} {r.queue_at_end:6.0f}")
+                lines.append(f"{r.gate:<24} {r.capacity_per_day:8.1f} {r.vehicles_per_day:8.1f} {r.utilization:6.2f} "
+                             f"{r.utilization_nominal:8.2f} {r.queue_at_end:6.0f}")
         busiest, util = self.busiest_facility()
         lines += ["", f"Busiest: {busiest} (utilisation {util:.2f})"]
         lines += self.warnings()

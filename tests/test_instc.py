@@ -17,9 +17,10 @@ TARGETS = ROOT / "scenarios" / "calibration" / "instc_2025_targets.yaml"
 NAMED_FLOWS = ["JNPT-MOW-west", "JNPT-MOW-caspian", "JNPT-MOW-east", "JNPT-MOW-suez"]
 
 
-def _short(scenario: cs.Scenario, horizon_days: float, warmup_days: float) -> cs.Scenario:
+def _short(scenario: cs.Scenario, horizon_days: float, warmup_days: float, drain_days: float = 10.0) -> cs.Scenario:
     data = dict(scenario.data())
-    data["simulation"] = {**data.get("simulation", {}), "horizon_days": horizon_days, "warmup_days": warmup_days}
+    data["simulation"] = {**data.get("simulation", {}), "horizon_days": horizon_days, "warmup_days": warmup_days,
+                          "drain_days": drain_days}
     return scenario_from_dict(data, scenario.source_file)
 
 
@@ -39,7 +40,8 @@ def test_every_shipped_scenario_validates_and_runs_briefly(path):
     flows = results.flows_by_replication
     assert (flows["created"] == flows["delivered"] + flows["in_transit"]).all()
     ship = results.shipments
-    assert ship["created_h"].le(50 * 24).all()
+    # Measured shipments are created in the window; arrivals go on (unmeasured) while the run drains.
+    assert ship.loc[ship["measured"], "created_h"].between(10 * 24, 50 * 24, inclusive="left").all()
     # Everything created is delivered or still under way: no shipment is lost.
     assert len(ship) == int(ship["delivered_h"].notna().sum()) + int(ship["delivered_h"].isna().sum())
     for flow in NAMED_FLOWS:

@@ -8,13 +8,16 @@ nodes passed on board.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
+import numpy as np
 import pytest
 from pytest import approx
 
 from corridor_sim import load_scenario
 from corridor_sim.network import CorridorNetwork, RideLeg, RoadLeg, Route
+from corridor_sim.scenario import scenario_from_dict
 
 ROUTING = Path(__file__).parent / "scenarios" / "routing"
 
@@ -205,7 +208,7 @@ def test_expected_breakdown_equals_hand_computation():
     assert route.length_km == 90 + 240 + 100 + 50
 
 
-@pytest.mark.parametrize("name", ["frequency.yaml", "parallel.yaml", "transfer.yaml", "border.yaml"])
+@pytest.mark.parametrize("name", ["frequency.yaml", "parallel.yaml", "transfer.yaml", "border.yaml", "seven_hops.yaml"])
 def test_routing_scenarios_are_valid(name):
     """Each routing scenario is itself a valid scenario, and every flow in it has a route."""
     network = network_of(name)
@@ -213,3 +216,92 @@ def test_routing_scenarios_are_valid(name):
         routes = network.routes_for(flow)
         assert routes and sum(r.share for r in routes) == approx(1)
         assert all(r.nodes[0] == flow.origin and r.nodes[-1] == flow.destination for r in routes)
+
+
+# ---------------------------------------------------------------------- seven_hops.yaml: exact cutting
+
+
+def test_parallel_segments_all_rail_found_over_seven_hops():
+    """Over seven hops each with a road (listed first) and a rail segment, the all-rail ride, fastest and last of the 128 combinations in list order, is found."""
+    network = network_of("seven_hops.yaml")
+    for flow_id in ("FREE", "PATH"):
+        route = route_of(network, flow_id)
+        [leg] = route.legs
+        assert isinstance(leg, RideLeg) and [s.id for s in leg.segments] == [f"RAIL{i}" for i in range(7)]
+        assert breakdown(route) == approx((7 * 100 / 100, 4 / 2, 0))  # 7 h on board, 2 h wait, no handling
+    segments = {s.id: s for s in network.scenario.network.segments}
+    by_road = Route(tuple(f"N{i}" for i in range(8)),
+                    tuple(RoadLeg(f"N{i}", f"N{i + 1}", segments[f"ROAD{i}"]) for i in range(7)))
+    network.expected_route(by_road)
+    assert by_road.expected.total_h == approx(14)
+
+
+def _random_corridor(seed: int, hops: int) -> dict:
+    """A corridor of `hops` hops, each with a road and a rail segment; two lines share part of it."""
+    rng = np.random.default_rng(seed)
+    nodes = [{"id": f"N{i}", "kind": "junction", "lon": float(i), "lat": 0.0} for i in range(hops + 1)]
+    for node in nodes:
+        if rng.random() < 0.7:
+            node["handling"] = {"time_h": float(rng.uniform(0.2, 3)), "applies": "always" if rng.random() < 0.2 else "transfer"}
+    segments = []
+    for i in range(hops):
+        segments.append({"id": f"ROAD{i}", "from": f"N{i}", "to": f"N{i + 1}", "mode": "road",
+                         "length_km": float(rng.uniform(50, 200)), "speed_kmh": float(rng.uniform(15, 90))})
+        segments.append({"id": f"RAIL{i}", "from": f"N{i}", "to": f"N{i + 1}", "mode": "rail",
+                         "length_km": float(rng.uniform(50, 250)), "speed_kmh": float(rng.uniform(60, 140)), "gauge_mm": 1435})
+    a, b = sorted(rng.choice(hops + 1, size=2, replace=False))
+    services = [
+        {"id": "LONG", "mode": "rail", "stops": [n["id"] for n in nodes], "capacity_teu": 100,
+         "departures": {"every_h": float(rng.uniform(1, 6)), "first_h": float(rng.uniform(0, 5))}},
+        {"id": "SHORT", "mode": "rail", "stops": [f"N{i}" for i in range(a, b + 1)], "capacity_teu": 100,
+         "departures": {"every_h": float(rng.uniform(1, 6)), "first_h": float(rng.uniform(0, 5))}},
+    ]
+    return {"name": f"random corridor {seed}", "network": {"nodes": nodes, "segments": segments},
+            "services": services, "demand": []}
+
+
+def _brute_force_h(network: CorridorNetwork, path: list[str]) -> float:
+    """The expected time of the fastest way along the path, trying every cut: per hop road, or rail
+    continuing the ride before it, or rail starting a new ride."""
+    segments = {s.id: s for s in network.scenario.network.segments}
+    best = float("inf")
+    for choice in itertools.product(("road", "on", "new"), repeat=len(path) - 1):
+        legs, ride_start = [], None
+        for i, c in enumerate(choice + ("end",)):
+            if ride_start is not None and c != "on":
+                stretch = tuple(path[ride_start:i + 1])
+                lines = [(line, line.stops.index(stretch[0])) for line in network.lines.values()
+                         if "~rev" not in line.id and all(n in line.stops for n in stretch)]
+                if not lines:
+                    break
+                line, k = lines[0]
+                legs.append(RideLeg(line, k, k + len(stretch) - 1))
+                ride_start = None
+            if c == "road":
+                legs.append(RoadLeg(path[i], path[i + 1], segments[f"ROAD{i}"]))
+            elif c == "new" or (c == "on" and ride_start is None and i == 0):
+                ride_start = i
+            elif c == "on" and ride_start is None:
+                break  # "on" without a ride to continue is the same as "new": skip the duplicate
+        else:
+            route = Route(tuple(path), tuple(legs))
+            network.expected_route(route)
+            best = min(best, route.expected.total_h)
+    return best
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_cutting_a_path_is_exact(seed):
+    """On random corridors with a road and a rail segment per hop and two lines sharing a stretch, the legs chosen are as fast as the best of every possible cut."""
+    network = CorridorNetwork.from_scenario(scenario_from_dict(_random_corridor(seed, 6), "random.yaml"))
+    path = [f"N{i}" for i in range(7)]
+    route = path_route(network, path)
+    assert route.expected.total_h == approx(_brute_force_h(network, path), rel=1e-12)
+
+
+def test_cutting_a_long_path_needs_no_enumeration():
+    """A path of 60 hops, each with a road and a rail segment (2^60 combinations), is cut exactly."""
+    network = CorridorNetwork.from_scenario(scenario_from_dict(_random_corridor(99, 60), "random.yaml"))
+    route = path_route(network, [f"N{i}" for i in range(61)])
+    assert len(route.nodes) == 61 and route.expected.total_h > 0
+    assert {s.mode for leg in route.legs for s in leg.segments} <= {"road", "rail"}

@@ -185,3 +185,28 @@ def test_the_run_stops_when_the_cohort_is_delivered(censored_road):
         assert out.horizon_h < out.end_h <= out.horizon_h + 41 * 24
         # Arrivals went on during the drain (unmeasured), as they would in reality.
         assert (s["created_h"] > out.horizon_h).sum() > 1000
+
+
+def test_season_across_the_new_year_shows_in_january_and_december_by_month():
+    """A season from 15 Nov to 28 Feb, under way on day 0 (1 Jan), lengthens transit in January, February and December by exactly its delay, and not in July."""
+    res = cs.run(load("season_by_month.yaml"), keep_stages=False)
+    months = res.summary()["flows"]["TRUCKS"]["by_month"]
+    assert sorted(months) == [f"2025-{m:02d}" for m in range(1, 13)]
+    for key in ("2025-01", "2025-02", "2025-12"):
+        assert months[key]["transit_days"]["mean"] == pytest.approx(3.0), key
+        assert months[key]["transit_days"]["p95"] == pytest.approx(3.0), key
+    for key in ("2025-03", "2025-07", "2025-10"):
+        assert months[key]["transit_days"]["mean"] == pytest.approx(1.0), key
+    # November: 14 days out of the season, 16 in it.
+    assert months["2025-11"]["transit_days"]["mean"] == pytest.approx(1.0 + 2.0 * 16 / 30, abs=0.01)
+    assert months["2025-01"]["created"] == pytest.approx(31 * 24, abs=1)
+    assert months["2025-01"]["delivered"] == months["2025-01"]["created"]
+
+
+def test_a_leap_february_has_29_days_of_shipments():
+    """In 2028 February holds 29 days of creations; by_month counts them by calendar month."""
+    res = cs.run(load("leap_by_month.yaml"), keep_stages=False)
+    months = res.summary()["flows"]["TRUCKS"]["by_month"]
+    assert list(months) == ["2028-01", "2028-02", "2028-03"]
+    assert months["2028-02"]["created"] == pytest.approx(29 * 24, abs=1)
+    assert months["2028-03"]["created"] == pytest.approx(31 * 24, abs=1)

@@ -88,6 +88,11 @@ CASES: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
     # The route is inherited, so the fault is located in the parent's key; the message names the leg.
     "leg_without_service.yaml": [
         (PARENT, "demand[0].route", ("no sea service", "ORIGIN -> PORT_A"))],
+    "unknown_route_service.yaml": [
+        (CHILD, "demand[0].services[1]", ("unknown service 'IR_TRAINS'", "did you mean 'IR_TRAIN'"))],
+    # The flow names services that do not run its (inherited) route's rail stretch.
+    "route_service_not_serving.yaml": [
+        (PARENT, "demand[0].route", ("no rail service runs PORT_A -> HUB", "segment RAIL1"))],
     "billion_laughs.yaml": [
         (CHILD, "", ("expands to more than", "refused"))],
     "python_object_tag.yaml": [

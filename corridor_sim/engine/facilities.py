@@ -6,7 +6,9 @@ every state change, so mean queue and utilisation come out exactly, without trac
 
 A SegmentGate admits vehicles into one direction of a segment at most `capacity_per_day` a day: it
 releases the head of its FIFO queue, then stays shut for 24 / (capacity x factor) hours. A factor
-of 0 closes it until the disruption ends; vehicles wait, none is lost.
+of 0 closes it until the disruption ends; vehicles wait, none is lost. It integrates its factor over
+time (`open_h`), so its utilisation is measured against the paths actually available: a gate
+closed half the time and used to the full while open reads 1.0, not 0.5.
 """
 
 from __future__ import annotations
@@ -170,6 +172,8 @@ class SegmentGate:
         self._wake: simpy.Event | None = None
         self.entered = 0
         self.since_h = 0.0
+        self._open_h = 0.0  # integral of the factor since since_h, up to _last_h
+        self._last_h = 0.0
         env.process(self._admit())
 
     def enter(self) -> simpy.Event:
@@ -207,7 +211,13 @@ class SegmentGate:
                 continue
             self._let_in(self.queue.popleft())
 
+    def open_h(self) -> float:
+        """Hours of full capacity available since the last reset: the integral of the factor."""
+        return self._open_h + self.factor * (self.env.now - self._last_h)
+
     def scale(self, factor: float, on: bool) -> None:
+        self._open_h = self.open_h()
+        self._last_h = self.env.now
         if on:
             self._factors.append(factor)
         else:
@@ -223,3 +233,5 @@ class SegmentGate:
     def reset_statistics(self) -> None:
         self.entered = 0
         self.since_h = self.env.now
+        self._open_h = 0.0
+        self._last_h = self.env.now

@@ -22,6 +22,7 @@ import simpy
 from corridor_sim.calendar import month_edges_h
 from corridor_sim.distributions import sampler_of
 from corridor_sim.engine.facilities import Facility, SegmentGate
+from corridor_sim.engine.pools import Pools
 from corridor_sim.engine.records import Recorder, Stage, SummaryRecorder
 from corridor_sim.engine.services import LineState, ServiceRunner, Waiting
 from corridor_sim.engine.streams import stream
@@ -104,6 +105,7 @@ class CorridorModel:
             self.lines[lid] = state
             self.dwell_samplers[lid] = sampler_of(line.service.dwell_h, self._rng(f"dwell:{lid}"))
             self.runner.start(state)
+        self.pools = Pools(self.network, self.lines)
 
         self.routes: list[tuple[int, Route]] = []  # (flow index, route)
         for f, flow in enumerate(scenario.demand):
@@ -202,7 +204,7 @@ class CorridorModel:
                 seg = leg.segment
                 steps.append((self.drive, (seg, self.segment_place[seg.id], self.gate(seg, leg.origin))))
             else:
-                steps.append((self.ride, (self.lines[leg.line.id], leg.board, leg.alight)))
+                steps.append((self.ride, (self.pools.group(leg.pool_key), leg.destination)))
         if self.network.handles(route.nodes[-1], True):
             steps.append(self._handle_step(route.nodes[-1]))
         return steps
@@ -241,10 +243,10 @@ class CorridorModel:
         yield env.timeout(self.running_time_h(segment))
         self.recorder.stage(shipment, TRAVEL, place, start_h, env.now)
 
-    def ride(self, shipment: int, teu: float, state: LineState, board: int, alight: int):
-        """Wait at the boarding stop; the vehicle's run records the ride and lets the shipment off."""
+    def ride(self, shipment: int, teu: float, group, to: str):
+        """Wait in the pool for any line to `to`; the run that takes it records the ride and lets it off."""
         done = self.env.event()
-        self.runner.board_later(state, Waiting(shipment, teu, board, alight, self.env.now, done), board)
+        self.runner.board_later(group, Waiting(shipment, teu, -1, -1, self.env.now, done, to, self.pools.next_seq()))
         yield done
 
     def _disruption(self, dis):
@@ -368,12 +370,19 @@ class CorridorModel:
                 "load_factor_sum": s.load_factor_sum,
                 "teu_carried": s.teu_carried,
                 "capacity_teu": s.capacity_teu,
-                "waiting_at_end": sum(len(q) for q in s.queues),
+                "waiting_at_end": s.waiting(),
+                "load_factor_nominal_sum": s.load_factor_nominal_sum,
+                "peak_teu_sum": s.peak_teu_sum,
+                "teu_km": s.teu_km,
+                "offered_teu": s.offered_teu,
             }
         gates = {
             gate.name: {"segment": seg_id, "entered": gate.entered, "capacity_per_day": gate.capacity_per_day,
-                        "utilization": gate.entered / (gate.capacity_per_day * measured_h / 24.0),
-                        "queue_at_end": len(gate.queue)}
+                        # against the paths open over the window (capacity x factor, integrated)
+                        "utilization": (gate.entered / (gate.capacity_per_day * gate.open_h() / 24.0)
+                                        if gate.open_h() > 0 else float("nan")),
+                        "utilization_nominal": gate.entered / (gate.capacity_per_day * measured_h / 24.0),
+                        "queue_at_end": len(gate.queue), "open_h": gate.open_h()}
             for (seg_id, _), gate in self.gates.items() if gate.capacity_per_day is not None
         }
         return {"facilities": {n: f.statistics() for n, f in self.facilities.items()}, "lines": lines,

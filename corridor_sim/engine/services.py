@@ -6,22 +6,28 @@ own process only waits, once per ride, for the event that the run triggers when 
 At each stop a run: lets alighting shipments off; is handled as one vehicle where the node's
 handling `applies: always` (a border inspects the train, not each box); dwells; boards waiting
 shipments in arrival order while there is room (a shipment that does not fit stops the boarding:
-FIFO); then queues for a path into the next segment (the segment's gate) and runs it.
+FIFO); then queues for a path into the next segment (the segment's gate) and runs it. Shipments wait
+in pools shared by every line that can carry them (engine/pools.py), so a stop's waiting shipments
+are those of the pools its line serves there.
 
 Departures are scheduled (`every_h` from `first_h`, at the first stop) or when full (the first stop's
 waiting load reaches `capacity_teu`, or `max_wait_h` has passed since the first shipment began to
 wait: at the first stop, or at a later stop counting from the last departure if that is later). A
 disruption on the service scales its TEU per departure; at factor 0 departures are cancelled.
+
+Statistics of measured departures: TEU boarded (every shipment counted once, wherever it boards),
+TEU-km carried, and the load factor (peak TEU on board) against the TEU offered by that departure
+(capacity x the disruption factor in force) and against nominal capacity.
 """
 
 from __future__ import annotations
 
 import math
-from collections import deque
 from dataclasses import dataclass, field
 
 import simpy
 
+from corridor_sim.engine.pools import board, oldest, waiting_teu
 from corridor_sim.engine.records import Stage
 from corridor_sim.network import Line
 from corridor_sim.scenario.schema import Scheduled
@@ -35,37 +41,55 @@ class Waiting:
     alight: int
     ready_h: float
     event: simpy.Event
+    to: str = ""  # the stop it alights at (board and alight are set when a line takes it)
+    seq: int = 0  # arrival order across pools
 
 
 @dataclass
 class LineState:
-    """A line's waiting queues (one per stop) and its statistics."""
+    """A line's boarding pools (groups per stop, set by engine.pools.Pools) and its statistics."""
 
     line: Line
     index: int  # place index of the line in the records
     capacity_teu: float
-    queues: list[deque] = field(default_factory=list)
+    boards: list[list] = field(default_factory=list)  # per stop, the pool groups it boards from
+    alights: list[dict] = field(default_factory=list)  # per stop, the index of each later stop
+    km: list[float] = field(default_factory=list)  # distance run from the first stop to each stop
     factors: list[float] = field(default_factory=list)
     extra_delays: list = field(default_factory=list)
     arrival: simpy.Event | None = None
     last_departure_h: float = -math.inf
     departures: int = 0
     cancelled: int = 0
-    load_factor_sum: float = 0.0
-    teu_carried: float = 0.0
+    load_factor_sum: float = 0.0  # peak load / TEU offered by the departure
+    teu_carried: float = 0.0  # TEU boarded
+    load_factor_nominal_sum: float = 0.0  # peak load / nominal capacity
+    peak_teu_sum: float = 0.0
+    teu_km: float = 0.0
+    offered_teu: float = 0.0
 
     def factor(self) -> float:
         return math.prod(self.factors) if self.factors else 1.0
-
-    def waiting_teu(self) -> float:
-        """TEU waiting for this line at any of its stops."""
-        return sum(w.teu for q in self.queues for w in q)
 
     def reset_statistics(self) -> None:
         self.departures = 0
         self.cancelled = 0
         self.load_factor_sum = 0.0
         self.teu_carried = 0.0
+        self.load_factor_nominal_sum = 0.0
+        self.peak_teu_sum = 0.0
+        self.teu_km = 0.0
+        self.offered_teu = 0.0
+
+    def waiting(self) -> int:
+        """Shipments waiting in the pools this line boards from."""
+        groups = {id(g): g for stop in self.boards for g in stop}
+        return sum(len(g.queue) for g in groups.values())
+
+    def waiting_teu(self) -> float:
+        """TEU waiting in the pools this line boards from (a pool shared by lines counts for each)."""
+        groups = {id(g): g for stop in self.boards for g in stop}
+        return sum(w.teu for g in groups.values() for w in g.queue)
 
 
 class ServiceRunner:
@@ -76,18 +100,18 @@ class ServiceRunner:
         self.env: simpy.Environment = model.env
 
     def start(self, state: LineState) -> None:
-        state.queues = [deque() for _ in state.line.stops]
         dep = state.line.service.departures
         if isinstance(dep, Scheduled):
             self.env.process(self._scheduled(state, dep.every_h, dep.first_h))
         else:
             self.env.process(self._when_full(state, dep.max_wait_h))
 
-    def board_later(self, state: LineState, waiting: Waiting, stop: int) -> None:
-        """Put a shipment in the queue at a stop; a when-full line is told of any arrival."""
-        state.queues[stop].append(waiting)
-        if state.arrival is not None and not state.arrival.triggered:
-            state.arrival.succeed()
+    def board_later(self, group, waiting: Waiting) -> None:
+        """Put a shipment in its pool's group; the when-full lines serving it are told of it."""
+        group.queue.append(waiting)
+        for state in group.lines:
+            if state.arrival is not None and not state.arrival.triggered:
+                state.arrival.succeed()
 
     def _scheduled(self, state: LineState, every_h: float, first_h: float):
         yield self.env.timeout(first_h)
@@ -96,21 +120,23 @@ class ServiceRunner:
             yield self.env.timeout(every_h)
 
     def _when_full(self, state: LineState, max_wait_h: float):
-        queue = state.queues[0]
+        first = state.boards[0]
         while True:
             capacity = state.capacity_teu * state.factor()
             # A departure must be able to take someone: the head of the first stop's queue fits
             # (otherwise, under a disruption that shrinks the vehicle below it, departures would
             # repeat at one instant for ever), or shipments wait further down the line.
-            head_fits = bool(queue) and queue[0].teu <= capacity + 1e-9
-            deadline_h = queue[0].ready_h + max_wait_h if head_fits else math.inf
-            for later in state.queues[1:-1]:
-                if later:
+            head = oldest(first)
+            head_fits = head is not None and head.teu <= capacity + 1e-9
+            deadline_h = head.ready_h + max_wait_h if head_fits else math.inf
+            for groups in state.boards[1:-1]:
+                later = oldest(groups)
+                if later is not None:
                     # Its max_wait_h counts from when it began waiting or from the last departure,
                     # which will pass its stop after it arrived (and take it if there is room).
-                    since_h = max(later[0].ready_h, state.last_departure_h)
+                    since_h = max(later.ready_h, state.last_departure_h)
                     deadline_h = min(deadline_h, since_h + max_wait_h)
-            full = head_fits and sum(w.teu for w in queue) >= capacity
+            full = head_fits and waiting_teu(first) >= capacity
             if capacity > 0 and (full or self.env.now >= deadline_h):
                 self._depart(state)
                 yield self.env.timeout(0)  # let the run take its load before counting again
@@ -118,7 +144,7 @@ class ServiceRunner:
             state.arrival = self.env.event()
             if capacity > 0 and deadline_h < math.inf:
                 yield state.arrival | self.env.timeout(deadline_h - self.env.now)
-            elif any(state.queues):
+            elif any(g.queue for groups in state.boards for g in groups):
                 # Closed, or the head does not fit: wait for the disruption to lift (re-checked at
                 # each arrival or a day on).
                 yield state.arrival | self.env.timeout(24.0)
@@ -138,6 +164,8 @@ class ServiceRunner:
         onboard: list[Waiting] = []
         load = 0.0
         peak = 0.0
+        boarded = teu_km = 0.0
+        km = state.km
         # The stop log: per stop, (arrive, service start, service end, ready to leave, depart).
         log: list[tuple[float, float, float, float, float]] = []
         delay = model.service_extra_delay(state)
@@ -149,6 +177,8 @@ class ServiceRunner:
                 for w in onboard:
                     if w.alight == k:
                         load -= w.teu
+                        boarded += w.teu
+                        teu_km += w.teu * (km[k] - km[w.board])
                         self._stamp(state, w, log, arrive_h)
                         w.event.succeed()
                     else:
@@ -171,11 +201,7 @@ class ServiceRunner:
                 if dwell:
                     yield env.timeout(dwell)
             ready_h = env.now
-            queue = state.queues[k]
-            while queue and load + queue[0].teu <= capacity_teu + 1e-9:
-                w = queue.popleft()
-                load += w.teu
-                onboard.append(w)
+            load = board(state.boards[k], k, state.alights[k], load, capacity_teu, onboard)
             peak = max(peak, load)
             gate = model.gate(line.segments[k], node)
             if gate is not None:
@@ -186,8 +212,12 @@ class ServiceRunner:
             yield env.timeout(model.running_time_h(segment) + (delay if k == 0 else 0.0))
         if env.now >= model.warmup_h:
             state.departures += 1
-            state.load_factor_sum += peak / state.capacity_teu
-            state.teu_carried += peak
+            state.load_factor_sum += peak / capacity_teu
+            state.load_factor_nominal_sum += peak / state.capacity_teu
+            state.peak_teu_sum += peak
+            state.teu_carried += boarded
+            state.teu_km += teu_km
+            state.offered_teu += capacity_teu
 
     def _stamp(self, state: LineState, w: Waiting, log, arrive_h: float) -> None:
         """Write a shipment's ride into the records, stop by stop, when it alights."""

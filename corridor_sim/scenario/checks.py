@@ -103,19 +103,29 @@ def _check_flows(scenario: Scenario, network: CorridorNetwork, add) -> None:
     from corridor_sim.network import RouteError
 
     nodes = network.nodes
+    service_ids = {s.id for s in scenario.services}
     for i, flow in enumerate(scenario.demand):
         bad = False
+        named = [(f"demand[{i}].services", flow.services)]
+        named += [(f"demand[{i}].routes[{r}].services", alt.services) for r, alt in enumerate(flow.routes or [])]
+        for prefix, services in named:
+            for j, service in enumerate(services or []):
+                if service not in service_ids:
+                    add(f"{prefix}[{j}]", _unknown("service", service, service_ids))
+                    bad = True
         for key in ("origin", "destination"):
             ref = getattr(flow, key)
             if ref not in nodes:
                 add(f"demand[{i}].{key}", _unknown("node", ref, nodes))
                 bad = True
+        flow_services = tuple(flow.services) if flow.services is not None else None
         paths = []
         if flow.route is not None:
-            paths.append((f"demand[{i}].route", flow.route))
+            paths.append((f"demand[{i}].route", flow.route, flow_services))
         for r, alt in enumerate(flow.routes or []):
-            paths.append((f"demand[{i}].routes[{r}].path", alt.path))
-        for prefix, path in paths:
+            paths.append((f"demand[{i}].routes[{r}].path", alt.path,
+                          tuple(alt.services) if alt.services is not None else flow_services))
+        for prefix, path, services in paths:
             for j, node in enumerate(path):
                 if node not in nodes:
                     add(f"{prefix}[{j}]", _unknown("node", node, nodes))
@@ -131,23 +141,26 @@ def _check_flows(scenario: Scenario, network: CorridorNetwork, add) -> None:
                     bad = True
             if not bad:
                 try:
-                    _check_fits(flow, network.legs_for_path(list(path)), f"demand[{i}].shipment_teu", add)
+                    _check_fits(flow, network, network.legs_for_path(list(path), services),
+                                f"demand[{i}].shipment_teu", add)
                 except RouteError as exc:
                     add(prefix, str(exc))
         if not bad and not paths:
             try:
-                route = network.fastest_route(flow.origin, flow.destination)
+                route = network.fastest_route(flow.origin, flow.destination, flow_services)
             except RouteError as exc:
                 add(f"demand[{i}].destination", str(exc))
             else:
-                _check_fits(flow, route.legs, f"demand[{i}].shipment_teu", add)
+                _check_fits(flow, network, route.legs, f"demand[{i}].shipment_teu", add)
 
 
-def _check_fits(flow, legs, path: str, add) -> None:
-    """A consignment larger than a vehicle on its route would block that line's queue for ever."""
+def _check_fits(flow, network, legs, path: str, add) -> None:
+    """A consignment larger than every vehicle of a ride's pool would block its queue for ever."""
     for leg in legs:
-        line = getattr(leg, "line", None)
-        if line is not None and flow.shipment_teu > line.service.capacity_teu:
+        if getattr(leg, "line", None) is None:
+            continue
+        line = max((m[0] for m in network.pool_lines(*leg.pool_key)), key=lambda ln: ln.service.capacity_teu)
+        if flow.shipment_teu > line.service.capacity_teu:
             add(path, f"{flow.shipment_teu:g} TEU does not fit on service {line.service.id} "
                       f"(capacity_teu {line.service.capacity_teu:g}) on the flow's route")
             return

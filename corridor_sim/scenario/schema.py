@@ -132,6 +132,7 @@ class Service(_Model):
 class RouteShare(_Model):
     path: list[str] = Field(min_length=2)
     share: float = Field(gt=0, le=1)
+    services: Optional[list[str]] = Field(None, min_length=1)
 
 
 class Flow(_Model):
@@ -144,6 +145,7 @@ class Flow(_Model):
     arrivals: Literal["poisson", "regular"] = "poisson"
     route: Optional[list[str]] = Field(None, min_length=2)
     routes: Optional[list[RouteShare]] = Field(None, min_length=1)
+    services: Optional[list[str]] = Field(None, min_length=1)
 
     @field_validator("routes")
     @classmethod
