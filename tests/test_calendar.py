@@ -205,3 +205,13 @@ def test_default_start_date_keeps_day_zero_on_1_january_2025():
     """A scenario without simulation.start_date has day 0 on 1 January 2025."""
     scenario = scenario_from_dict(one_node({"start_day": 1, "end_day": 2}, None, 10))
     assert scenario.simulation.start_date == date(2025, 1, 1)
+
+
+def test_queue_plot_shades_the_calendar_windows_of_a_facility():
+    """The queue figure's disruption shading (in days) follows the calendar windows, a season under way on day 0 included."""
+    from corridor_sim import plotting
+
+    scenario = scenario_from_dict(one_node({"season": {"from": "12-01", "to": "02-28"}}, "2024-11-01", 426))
+    # 1 Nov 2024 -> 1 Dec: 30 d; -> 1 Mar 2025: 30 + 31 + 31 + 28 = 120 d; -> 1 Dec 2025: 395 d.
+    assert plotting._disruption_windows(scenario, "F", 426.0) == [(30.0, 120.0, 0.5), (395.0, 426.0, 0.5)]
+    assert plotting._disruption_windows(scenario, "OTHER", 426.0) == []
