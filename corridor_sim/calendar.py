@@ -251,6 +251,8 @@ def season_windows(season: _Span, start_date: date, from_h: float = 0.0,
     A window under way at `from_h` starts at `from_h`; one still running at `to_h` ends there. A
     season covering every day gives one window, ending at `to_h` (infinite by default).
     """
+    if to_h <= from_h:
+        return
     for start, end in _season_runs(season, date_of(start_date, from_h)):
         start_h = clock_h(start_date, start)
         if start_h >= to_h:
@@ -278,6 +280,8 @@ def day_windows(start_day: float, end_day: float, every_days: Optional[float] = 
     The k-th window is [start_day*24 + k*every_days*24, end_day*24 + k*every_days*24), the engine's
     arithmetic from before the calendar, so old scenarios keep their exact windows.
     """
+    if to_h <= from_h:
+        return
     start0_h, end0_h = start_day * HOURS_PER_DAY, end_day * HOURS_PER_DAY
     period_h = every_days * HOURS_PER_DAY if every_days else None
     k = 0
