@@ -54,6 +54,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from corridor_sim.calendar import windows
 from corridor_sim.network import CorridorNetwork, RideLeg, Route, changes_vehicle
 
 __all__ = [
@@ -369,12 +370,8 @@ def _disruption_windows(scenario, target: str, horizon_days: float) -> list[tupl
     for d in scenario.disruptions:
         if d.target != target:
             continue
-        start = d.start_day
-        while start < horizon_days:
-            out.append((start, min(start + d.end_day - d.start_day, horizon_days), d.capacity_factor))
-            if d.every_days is None:
-                break
-            start += d.every_days
+        for start_h, end_h in windows(d, scenario.simulation.start_date, 0.0, horizon_days * 24.0):
+            out.append((start_h / 24.0, end_h / 24.0, d.capacity_factor))
     return out
 
 

@@ -97,6 +97,28 @@ CASES: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
         (CHILD, "", ("expands to more than", "refused"))],
     "python_object_tag.yaml": [
         (CHILD, "", ("python/object/apply", "not allowed", "line 2"))],
+    "season_bad_month.yaml": [
+        (CHILD, "disruptions[2].season.from", ("no such day of the year", "'13-01'", "(line 4)"))],
+    "season_bad_day.yaml": [
+        (CHILD, "disruptions[2].season.to", ("no such day of the year", "'02-30'", "(line 7)"))],
+    "season_not_month_day.yaml": [
+        (CHILD, "disruptions[2].season.from", ('"MM-DD"', "got 1201"))],
+    "dates_not_iso.yaml": [
+        (CHILD, "disruptions[2].dates.from", ("ISO date YYYY-MM-DD", "'1 March 2025'"))],
+    "dates_to_before_from.yaml": [
+        (CHILD, "disruptions[2].dates.to", ("to (2025-03-01) is before from (2025-03-05)",))],
+    "dates_before_start_date.yaml": [
+        (CHILD, "disruptions[2].dates.to", ("ends before simulation.start_date", "2024-03-05 < 2025-01-01", "never applies"))],
+    "start_date_no_such_day.yaml": [
+        (CHILD, "simulation.start_date", ("no such date", "'2025-02-30'", "(line 3)"))],
+    "start_date_with_time.yaml": [
+        (CHILD, "simulation.start_date", ("without a time of day",))],
+    "window_forms_several.yaml": [
+        (CHILD, "disruptions[2].season", ("one window form, not several", "start_day is also given"))],
+    "window_form_missing.yaml": [
+        (CHILD, "disruptions[2]", ("needs a window", "season: {from, to}", "dates: {from, to}"))],
+    "every_days_with_season.yaml": [
+        (CHILD, "disruptions[2].every_days", ("repeats a start_day/end_day window",))],
     "several_schema_faults.yaml": [
         (CHILD, "network.nodes[1].handling.servers", ("greater than or equal to 1",)),
         (CHILD, "network.segments[2].length_km", ("greater than 0",)),

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import simpy
 
-from corridor_sim.calendar import month_edges_h
+from corridor_sim.calendar import month_edges_h, windows
 from corridor_sim.distributions import sampler_of
 from corridor_sim.engine.facilities import Facility, SegmentGate
 from corridor_sim.engine.pools import Pools
@@ -251,20 +251,16 @@ class CorridorModel:
 
     def _disruption(self, dis):
         """Scale the target's capacity in each window (and add running delay), then restore it."""
-        start_h, end_h = dis.start_day * 24.0, dis.end_day * 24.0
-        period_h = dis.every_days * 24.0 if dis.every_days else None
         extra = sampler_of(dis.extra_delay_h, self._rng(f"disruption:{dis.id}"))
         has_extra = bool(dis.extra_delay_h)
-        k = 0
-        while True:
-            offset = k * period_h if period_h else 0.0
-            yield self.env.timeout(max(0.0, start_h + offset - self.env.now))
+        # Windows of one disruption never overlap (calendar.windows merges a season's days into runs).
+        for window in windows(dis, self.scenario.simulation.start_date):
+            yield self.env.timeout(max(0.0, window.start_h - self.env.now))
             self._apply(dis.target, dis.capacity_factor, extra if has_extra else None, True)
-            yield self.env.timeout(end_h - start_h)
-            self._apply(dis.target, dis.capacity_factor, extra if has_extra else None, False)
-            if period_h is None:
+            if window.end_h == math.inf:  # a season of every day: in force for the whole run
                 return
-            k += 1
+            yield self.env.timeout(window.length_h)
+            self._apply(dis.target, dis.capacity_factor, extra if has_extra else None, False)
 
     def _apply(self, target: str, factor: float, extra, on: bool) -> None:
         if target in self.facilities:

@@ -73,6 +73,9 @@ def check(scenario: Scenario, file: str) -> list[Problem]:
             add(f"disruptions[{i}].target", _unknown("node, segment or service", dis.target, targets))
         elif targets[dis.target] == "node" and nodes[dis.target].handling is None:
             add(f"disruptions[{i}].target", f"node '{dis.target}' has no handling facility to disrupt")
+        if dis.dates is not None and dis.dates.to < sim.start_date:
+            add(f"disruptions[{i}].dates.to", f"the window ends before simulation.start_date "
+                f"({dis.dates.to} < {sim.start_date}), so it never applies")
     return problems
 
 

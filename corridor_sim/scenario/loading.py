@@ -116,6 +116,11 @@ def _construct(node: yaml.Node, file: str, loader: yaml.SafeLoader) -> Any:
             out.append(_construct(item, file, loader))
             out.lines.append((file, item.start_mark.line + 1))
         return out
+    if node.tag == "tag:yaml.org,2002:timestamp":
+        try:
+            return loader.construct_object(node, deep=True)
+        except ValueError:  # shaped like a date but no such day (2025-02-30): the schema says where
+            return node.value
     return loader.construct_object(node, deep=True)
 
 

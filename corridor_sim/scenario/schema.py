@@ -13,6 +13,7 @@ from typing import Annotated, Literal, Optional, Union
 from pydantic import (BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag, field_validator,
                       model_validator)
 
+from corridor_sim import calendar
 from corridor_sim.distributions import Distribution
 
 Mode = Literal["rail", "road", "sea"]
@@ -31,7 +32,13 @@ class Simulation(_Model):
     # Days the run goes on after the horizon to follow the measured shipments to delivery (None:
     # three times the slowest route's expected transit, at least 30 days; see engine/model.py).
     drain_days: Optional[float] = Field(None, ge=0, le=3650)
+    # Day 0 is 00:00 on this date. 1 January keeps the clock of scenarios written before the calendar.
     start_date: _dt.date = _dt.date(2025, 1, 1)
+
+    @field_validator("start_date", mode="before")
+    @classmethod
+    def _iso_start_date(cls, value):
+        return calendar.iso_date(value)
 
 
 class Handling(_Model):
@@ -165,17 +172,96 @@ class Flow(_Model):
         return self
 
 
+class Season(_Model):
+    """Every calendar year, from 00:00 on `from` to 24:00 on `to` ("MM-DD"); wraps across the new year."""
+
+    from_: str = Field(alias="from")
+    to: str
+
+    @field_validator("from_", "to", mode="before")
+    @classmethod
+    def _month_day(cls, value):
+        calendar.month_day(value)
+        return value
+
+
+class DateSpan(_Model):
+    """One window of calendar dates, from 00:00 on `from` to 24:00 on `to`."""
+
+    from_: _dt.date = Field(alias="from")
+    to: _dt.date
+
+    @field_validator("from_", "to", mode="before")
+    @classmethod
+    def _iso(cls, value):
+        return calendar.iso_date(value)
+
+    @field_validator("to")
+    @classmethod
+    def _not_before_from(cls, to, info):
+        first = info.data.get("from_")
+        if first is not None and to < first:
+            raise ValueError(f"to ({to}) is before from ({first})")
+        return to
+
+
+_WINDOW_FORMS = "start_day/end_day (every_days to repeat), season: {from, to} or dates: {from, to}"
+
+
 class Disruption(_Model):
     id: str = Field(min_length=1)
     target: str = Field(min_length=1)
-    start_day: float = Field(ge=0)
-    end_day: float = Field(gt=0)
+    start_day: Optional[float] = Field(None, ge=0)
+    end_day: Optional[float] = Field(None, gt=0, validate_default=True)
     capacity_factor: float = Field(ge=0)
     every_days: Optional[float] = Field(None, gt=0)
     extra_delay_h: Distribution = 0.0
+    season: Optional[Season] = None
+    dates: Optional[DateSpan] = None
+
+    # The window forms are checked by field validators (not one model validator) so that each error
+    # names the key at fault; a validator skips when an earlier key it reads is itself invalid.
+    @field_validator("end_day")
+    @classmethod
+    def _end_with_start(cls, end_day, info):
+        if "start_day" not in info.data:
+            return end_day
+        if info.data["start_day"] is not None and end_day is None:
+            raise ValueError("end_day is required with start_day")
+        if info.data["start_day"] is None and end_day is not None:
+            raise ValueError("end_day needs a start_day")
+        return end_day
+
+    @field_validator("every_days")
+    @classmethod
+    def _every_with_days(cls, every_days, info):
+        if every_days is not None and info.data.get("start_day", 0) is None:
+            raise ValueError("every_days repeats a start_day/end_day window (a season recurs every year by itself)")
+        return every_days
+
+    @field_validator("season")
+    @classmethod
+    def _season_alone(cls, season, info):
+        if season is not None and info.data.get("start_day") is not None:
+            raise ValueError(f"give one window form, not several: {_WINDOW_FORMS} (start_day is also given)")
+        return season
+
+    @field_validator("dates")
+    @classmethod
+    def _dates_alone(cls, dates, info):
+        if dates is None:
+            return dates
+        other = "season" if info.data.get("season") is not None else "start_day" if info.data.get("start_day") is not None else None
+        if other is not None:
+            raise ValueError(f"give one window form, not several: {_WINDOW_FORMS} ({other} is also given)")
+        return dates
 
     @model_validator(mode="after")
     def _window(self):
+        if self.start_day is None and self.season is None and self.dates is None:
+            raise ValueError(f"a disruption needs a window: {_WINDOW_FORMS}")
+        if self.start_day is None:
+            return self
         if self.end_day <= self.start_day:
             raise ValueError("end_day must be after start_day")
         if self.every_days is not None and self.end_day - self.start_day > self.every_days:
