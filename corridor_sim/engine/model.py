@@ -19,7 +19,9 @@ import numpy as np
 import simpy
 
 from corridor_sim.distributions import sampler_of
+from corridor_sim.engine.empties import EmptyBoxes
 from corridor_sim.engine.facilities import Facility, SegmentGate
+from corridor_sim.engine.fleets import build_fleets, fleet_outputs
 from corridor_sim.engine.records import Recorder, Stage, SummaryRecorder
 from corridor_sim.engine.services import LineState, ServiceRunner, Waiting
 from corridor_sim.engine.streams import stream
@@ -96,6 +98,7 @@ class CorridorModel:
             self.lines[lid] = state
             self.dwell_samplers[lid] = sampler_of(line.service.dwell_h, self._rng(f"dwell:{lid}"))
             self.runner.start(state)
+        self.fleets = build_fleets(self)
 
         self.routes: list[tuple[int, Route]] = []  # (flow index, route)
         for f, flow in enumerate(scenario.demand):
@@ -104,6 +107,7 @@ class CorridorModel:
             self.routes.extend((f, r) for r in routes)
             self.env.process(self._source(f, flow, list(range(first, len(self.routes)))))
         self.plans = [self.plan(route) for _, route in self.routes]
+        self.empties = EmptyBoxes(self) if any(f.empty_return_share > 0 for f in scenario.demand) else None
         self.recorder = (SummaryRecorder(len(scenario.demand), len(self.routes), self.warmup_h, self.horizon_h)
                          if summary_only else Recorder(keep_stages=keep_stages))
         for dis in scenario.disruptions:
@@ -236,8 +240,12 @@ class CorridorModel:
             offset = k * period_h if period_h else 0.0
             yield self.env.timeout(max(0.0, start_h + offset - self.env.now))
             self._apply(dis.target, dis.capacity_factor, extra if has_extra else None, True)
+            if dis.vehicles_factor is not None:
+                self.fleets[dis.target].scale(dis.vehicles_factor, True)
             yield self.env.timeout(end_h - start_h)
             self._apply(dis.target, dis.capacity_factor, extra if has_extra else None, False)
+            if dis.vehicles_factor is not None:
+                self.fleets[dis.target].scale(dis.vehicles_factor, False)
             if period_h is None:
                 return
             k += 1
@@ -322,6 +330,8 @@ class CorridorModel:
             samples_h=np.asarray(self.samples_h),
             queue_samples={n: np.asarray(v, dtype=np.int32) for n, v in self.queue_samples.items()},
             places=self.places,
+            extra={"fleets": fleet_outputs(self),
+                   "empties": self.empties.statistics() if self.empties is not None else {}},
         )
 
 

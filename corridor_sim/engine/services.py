@@ -12,6 +12,14 @@ Departures are scheduled (`every_h` from `first_h`, at the first stop) or when f
 waiting load reaches `capacity_teu`, or `max_wait_h` has passed since the first shipment began to
 wait: at the first stop, or at a later stop counting from the last departure if that is later). A
 disruption on the service scales its TEU per departure; at factor 0 departures are cancelled.
+Under a factor below 1 a when-full departure keeps the full vehicle's timing, so a cut can never
+make a line sail more often: it is due when `capacity_teu` (the uncut vehicle) has come to the first
+stop since the previous departure, or `max_wait_h` after the oldest waiting shipment (counted from
+the previous departure if that is later), and it takes the cut TEU.
+
+A service with a `fleet` departs only with one of its vehicles idle at the first stop (see
+fleets.py): a scheduled departure without one leaves late when one comes back, or is cancelled; a
+when-full line waits for one.
 """
 
 from __future__ import annotations
@@ -53,6 +61,7 @@ class LineState:
     cancelled: int = 0
     load_factor_sum: float = 0.0
     teu_carried: float = 0.0
+    fleet: object = None  # the service's Fleet (engine/fleets.py), if it has one
 
     def factor(self) -> float:
         return math.prod(self.factors) if self.factors else 1.0
@@ -99,20 +108,31 @@ class ServiceRunner:
             # (otherwise, under a disruption that shrinks the vehicle below it, departures would
             # repeat at one instant for ever), or shipments wait further down the line.
             head_fits = bool(queue) and queue[0].teu <= capacity + 1e-9
-            deadline_h = queue[0].ready_h + max_wait_h if head_fits else math.inf
+            cut = capacity < state.capacity_teu
+            deadline_h = math.inf
+            if head_fits:
+                # Under a cut the backlog left by the previous departure starts no new clock.
+                since_h = max(queue[0].ready_h, state.last_departure_h) if cut else queue[0].ready_h
+                deadline_h = since_h + max_wait_h
             for later in state.queues[1:-1]:
                 if later:
                     # Its max_wait_h counts from when it began waiting or from the last departure,
                     # which will pass its stop after it arrived (and take it if there is room).
                     since_h = max(later[0].ready_h, state.last_departure_h)
                     deadline_h = min(deadline_h, since_h + max_wait_h)
-            full = head_fits and sum(w.teu for w in queue) >= capacity
-            if capacity > 0 and (full or self.env.now >= deadline_h):
+            if cut:
+                full = head_fits and self._arrived_since_departure_teu(state, queue) >= state.capacity_teu - 1e-9
+            else:
+                full = head_fits and self._holds(queue, capacity)
+            due = capacity > 0 and (full or self.env.now >= deadline_h)
+            if due and (state.fleet is None or state.fleet.ready(state)):
                 self._depart(state)
                 yield self.env.timeout(0)  # let the run take its load before counting again
                 continue
             state.arrival = self.env.event()
-            if capacity > 0 and deadline_h < math.inf:
+            if due:
+                yield state.arrival  # no vehicle of the fleet is here: the fleet wakes the line when one is
+            elif capacity > 0 and deadline_h < math.inf:
                 yield state.arrival | self.env.timeout(deadline_h - self.env.now)
             elif any(state.queues):
                 # Closed, or the head does not fit: wait for the disruption to lift (re-checked at
@@ -121,13 +141,39 @@ class ServiceRunner:
             else:
                 yield state.arrival
 
+    @staticmethod
+    def _holds(queue: deque, capacity_teu: float) -> bool:
+        """Whether the queue holds at least capacity_teu (summed from the head, stopping there: a
+        fleet's backlog can be long; the prefix sums are those of sum(), so the answer is the same)."""
+        teu = 0.0
+        for w in queue:
+            teu += w.teu
+            if teu >= capacity_teu:
+                return True
+        return False
+
+    @staticmethod
+    def _arrived_since_departure_teu(state: LineState, queue: deque) -> float:
+        """TEU that came to the first stop after the previous departure (the queue's newest end)."""
+        teu = 0.0
+        for w in reversed(queue):
+            if w.ready_h <= state.last_departure_h:
+                break
+            teu += w.teu
+        return teu
+
     def _depart(self, state: LineState) -> None:
         capacity = state.capacity_teu * state.factor()
         if capacity <= 0:
             state.cancelled += 1
             return
+        vehicle = state.fleet.take(state) if state.fleet is not None else None
+        if state.fleet is not None and vehicle is None:
+            return  # late (leaves when a vehicle is back) or cancelled: the fleet keeps count
         state.last_departure_h = self.env.now
-        self.env.process(self._run(state, capacity))
+        run = self.env.process(self._run(state, capacity))
+        if vehicle is not None:
+            vehicle.taken.succeed(run)  # the vehicle's own process follows its run
 
     def _run(self, state: LineState, capacity_teu: float):
         model, env, line = self.model, self.env, state.line
@@ -187,6 +233,8 @@ class ServiceRunner:
 
     def _stamp(self, state: LineState, w: Waiting, log, arrive_h: float) -> None:
         """Write a shipment's ride into the records, stop by stop, when it alights."""
+        if w.shipment < 0:
+            return  # an empty box going back (engine/empties.py): it takes space but is not measured
         model, line, rec = self.model, state.line, self.model.recorder
         rec.stage(w.shipment, Stage.WAIT, state.index, w.ready_h, log[w.board][4])
         for k in range(w.board, w.alight):

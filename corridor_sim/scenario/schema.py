@@ -114,6 +114,16 @@ Departures = Annotated[
 ]
 
 
+class Fleet(_Model):
+    """The vehicles that run a service (see engine/fleets.py)."""
+
+    vehicles: int = Field(ge=1)
+    turnaround_h: Distribution = 0.0
+    # Running cost and CO2 of an empty vehicle per km; None: capacity_teu x the segment's per-TEU-km rate.
+    empty_cost_usd_per_km: Optional[float] = Field(None, ge=0)
+    empty_co2_kg_per_km: Optional[float] = Field(None, ge=0)
+
+
 class Service(_Model):
     id: str = Field(min_length=1)
     mode: Literal["rail", "sea"]
@@ -122,6 +132,8 @@ class Service(_Model):
     departures: Departures
     dwell_h: Distribution = 0.0
     reverse: bool = True
+    fleet: Optional[Fleet] = None
+    late: Literal["wait", "cancel"] = "wait"
 
 
 class RouteShare(_Model):
@@ -139,6 +151,9 @@ class Flow(_Model):
     arrivals: Literal["poisson", "regular"] = "poisson"
     route: Optional[list[str]] = Field(None, min_length=2)
     routes: Optional[list[RouteShare]] = Field(None, min_length=1)
+    empty_return_share: float = Field(0.0, ge=0, le=1)
+    empty_after_h: Distribution = 0.0
+    empty_route: Optional[list[str]] = Field(None, min_length=2)
 
     @field_validator("routes")
     @classmethod
@@ -163,12 +178,15 @@ class Disruption(_Model):
     target: str = Field(min_length=1)
     start_day: float = Field(ge=0)
     end_day: float = Field(gt=0)
-    capacity_factor: float = Field(ge=0)
+    capacity_factor: float = Field(1.0, ge=0)
     every_days: Optional[float] = Field(None, gt=0)
     extra_delay_h: Distribution = 0.0
+    vehicles_factor: Optional[float] = Field(None, ge=0)
 
     @model_validator(mode="after")
     def _window(self):
+        if "capacity_factor" not in self.model_fields_set and self.vehicles_factor is None:
+            raise ValueError("give capacity_factor (or vehicles_factor, for a service with a fleet)")
         if self.end_day <= self.start_day:
             raise ValueError("end_day must be after start_day")
         if self.every_days is not None and self.end_day - self.start_day > self.every_days:
