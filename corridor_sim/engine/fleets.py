@@ -27,7 +27,8 @@ Departures (called from services.py): a scheduled departure with no idle vehicle
 one becomes idle (the lateness is recorded), or is cancelled with `late: cancel`; while one late
 departure waits, later slots of that line are cancelled (so lateness cannot pile up for ever and the
 line departs every RTT/N). A when-full departure that is due waits for a vehicle; the wait counts
-as lateness too. Idle share ("vehicles waiting for cargo") against late departures ("cargo waiting
+as lateness too; with `reverse: true` a vehicle idle max_wait_h at an end leaves with whatever
+waits (possibly nothing), so the fleet cannot gather where no cargo starts. Idle share ("vehicles waiting for cargo") against late departures ("cargo waiting
 for a vehicle") says whether the fleet binds.
 """
 
@@ -52,6 +53,7 @@ class Vehicle:
     id: int
     line: int  # the line (0 forward, 1 reverse) whose first stop it is at or heading for
     state: int = IDLE
+    idle_since_h: float = 0.0
     taken: simpy.Event | None = None  # fires with the run process when a departure takes it
 
 
@@ -112,11 +114,15 @@ class Fleet:
             self.out.append(v)
             self._set(v, OUT)
         else:
-            self.idle[v.line].append(v)
-            self._set(v, IDLE)
-            self._vehicle_ready(v.line)
+            self._make_idle(v)
         run = yield v.taken
         return run
+
+    def _make_idle(self, v: Vehicle) -> None:
+        v.idle_since_h = self.env.now
+        self.idle[v.line].append(v)
+        self._set(v, IDLE)
+        self._vehicle_ready(v.line)
 
     def _turn_around(self, v: Vehicle):
         self._set(v, TURNAROUND)
@@ -134,6 +140,14 @@ class Fleet:
         if self.due[line] is None:
             self.due[line] = self.env.now
         return False
+
+    def idle_deadline_h(self, state, max_wait_h: float) -> float:
+        """When a when-full line's idle vehicle leaves without a full load: max_wait_h after it came,
+        if the fleet runs both ways (else it waits for cargo where cargo starts: never)."""
+        line = self.states.index(state)
+        if len(self.states) < 2 or not self.idle[line]:
+            return math.inf
+        return self.idle[line][0].idle_since_h + max_wait_h
 
     def take(self, state) -> Vehicle | None:
         """The idle vehicle for a departure of this line, or None (the departure waits or is cancelled)."""
@@ -185,10 +199,7 @@ class Fleet:
             self.out.append(v)
             self._set(v, OUT)
         while self.n - len(self.out) < self.target and self.out:
-            v = self.out.popleft()
-            self.idle[v.line].append(v)
-            self._set(v, IDLE)
-            self._vehicle_ready(v.line)
+            self._make_idle(self.out.popleft())
 
     # ------------------------------------------------------------------ statistics
 

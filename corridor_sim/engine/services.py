@@ -19,7 +19,8 @@ the previous departure if that is later), and it takes the cut TEU.
 
 A service with a `fleet` departs only with one of its vehicles idle at the first stop (see
 fleets.py): a scheduled departure without one leaves late when one comes back, or is cancelled; a
-when-full line waits for one.
+when-full line waits for one (and with `reverse: true` a vehicle idle `max_wait_h` leaves with
+whatever waits, so that vehicles do not gather at the end without cargo).
 """
 
 from __future__ import annotations
@@ -120,6 +121,8 @@ class ServiceRunner:
                     # which will pass its stop after it arrived (and take it if there is room).
                     since_h = max(later[0].ready_h, state.last_departure_h)
                     deadline_h = min(deadline_h, since_h + max_wait_h)
+            if state.fleet is not None:
+                deadline_h = min(deadline_h, state.fleet.idle_deadline_h(state, max_wait_h))
             if cut:
                 full = head_fits and self._arrived_since_departure_teu(state, queue) >= state.capacity_teu - 1e-9
             else:
