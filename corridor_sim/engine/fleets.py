@@ -27,8 +27,9 @@ Departures (called from services.py): a scheduled departure with no idle vehicle
 one becomes idle (the lateness is recorded), or is cancelled with `late: cancel`; while one late
 departure waits, later slots of that line are cancelled (so lateness cannot pile up for ever and the
 line departs every RTT/N). A when-full departure that is due waits for a vehicle; the wait counts
-as lateness too; with `reverse: true` a vehicle idle max_wait_h at an end leaves with whatever
-waits (possibly nothing), so the fleet cannot gather where no cargo starts. Idle share ("vehicles waiting for cargo") against late departures ("cargo waiting
+as lateness too. With `reverse: true`, when a when-full departure is due at one end with no vehicle
+there while a vehicle idles at the other end with no cargo for its line, that vehicle comes over
+empty at once, so the fleet cannot gather where no cargo starts. Idle share ("vehicles waiting for cargo") against late departures ("cargo waiting
 for a vehicle") says whether the fleet binds.
 """
 
@@ -87,8 +88,9 @@ class Fleet:
             empty_run_costs(model.scenario, service, self.empty_state.line) if self.empty_state else (0.0, 0.0, 0.0))
         self.reset_statistics()
         for i in range(self.n):
-            v = Vehicle(i, i % len(self.states))
+            v = Vehicle(i, i % len(self.states), taken=self.env.event())
             self.vehicles.append(v)
+            self.idle[v.line].append(v)
             self.env.process(self._cycle(v))
         self.env.process(self._reset_at_warmup())
 
@@ -97,7 +99,7 @@ class Fleet:
     def _cycle(self, v: Vehicle):
         """One vehicle for ever: wait at a terminal, run a trip, turn around, return empty if needed."""
         while True:
-            run = yield from self._wait_at_terminal(v)
+            run = yield v.taken  # idle (or out of service) at a terminal until a departure takes it
             yield run
             yield from self._turn_around(v)
             if self.empty_state is not None:
@@ -107,16 +109,16 @@ class Fleet:
                 yield from self._turn_around(v)
             elif len(self.states) == 2:
                 v.line = 1 - v.line
+            self._park(v)
 
-    def _wait_at_terminal(self, v: Vehicle):
+    def _park(self, v: Vehicle) -> None:
+        """Leave a vehicle idle at its terminal, or out of service if the fleet is cut."""
         v.taken = self.env.event()
         if self.n - len(self.out) > self.target:
             self.out.append(v)
             self._set(v, OUT)
         else:
             self._make_idle(v)
-        run = yield v.taken
-        return run
 
     def _make_idle(self, v: Vehicle) -> None:
         v.idle_since_h = self.env.now
@@ -139,15 +141,20 @@ class Fleet:
             return True
         if self.due[line] is None:
             self.due[line] = self.env.now
+            if len(self.states) == 2:  # an idle vehicle at the other end may come over empty
+                other = self.states[1 - line]
+                if other.arrival is not None and not other.arrival.triggered:
+                    other.arrival.succeed()
         return False
 
     def idle_deadline_h(self, state, max_wait_h: float) -> float:
-        """When a when-full line's idle vehicle leaves without a full load: max_wait_h after it came,
-        if the fleet runs both ways (else it waits for cargo where cargo starts: never)."""
+        """Now, if an idle vehicle of this when-full line should leave empty: the fleet runs both
+        ways, nothing waits for this line and a departure of the other line is due with no vehicle
+        there (so the fleet cannot gather at the end without cargo); else never."""
         line = self.states.index(state)
-        if len(self.states) < 2 or not self.idle[line]:
+        if len(self.states) < 2 or not self.idle[line] or any(state.queues):
             return math.inf
-        return self.idle[line][0].idle_since_h + max_wait_h
+        return self.env.now if self.due[1 - line] is not None else math.inf
 
     def take(self, state) -> Vehicle | None:
         """The idle vehicle for a departure of this line, or None (the departure waits or is cancelled)."""

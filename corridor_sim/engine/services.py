@@ -13,14 +13,16 @@ waiting load reaches `capacity_teu`, or `max_wait_h` has passed since the first 
 wait: at the first stop, or at a later stop counting from the last departure if that is later). A
 disruption on the service scales its TEU per departure; at factor 0 departures are cancelled.
 Under a factor below 1 a when-full departure keeps the full vehicle's timing, so a cut can never
-make a line sail more often: it is due when `capacity_teu` (the uncut vehicle) has come to the first
-stop since the previous departure, or `max_wait_h` after the oldest waiting shipment (counted from
-the previous departure if that is later), and it takes the cut TEU.
+make a line sail more often than it would uncut: the line keeps the queue the uncut line would have
+(the TEU come to the first stop, less `capacity_teu` per departure); a departure is due when that
+queue holds `capacity_teu`, or `max_wait_h` after the oldest waiting shipment (counted from the
+previous departure if that is later), and it takes the cut TEU.
 
 A service with a `fleet` departs only with one of its vehicles idle at the first stop (see
 fleets.py): a scheduled departure without one leaves late when one comes back, or is cancelled; a
-when-full line waits for one (and with `reverse: true` a vehicle idle `max_wait_h` leaves with
-whatever waits, so that vehicles do not gather at the end without cargo).
+when-full line waits for one (and with `reverse: true` a vehicle idle where nothing waits for its
+line leaves empty when the other end is due and has none, so vehicles do not gather at the end
+without cargo).
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ class LineState:
     load_factor_sum: float = 0.0
     teu_carried: float = 0.0
     fleet: object = None  # the service's Fleet (engine/fleets.py), if it has one
+    uncut_backlog_teu: float | None = None  # under a capacity cut: the uncut line's queue at its last departure
 
     def factor(self) -> float:
         return math.prod(self.factors) if self.factors else 1.0
@@ -124,11 +127,17 @@ class ServiceRunner:
             if state.fleet is not None:
                 deadline_h = min(deadline_h, state.fleet.idle_deadline_h(state, max_wait_h))
             if cut:
-                full = head_fits and self._arrived_since_departure_teu(state, queue) >= state.capacity_teu - 1e-9
+                if state.uncut_backlog_teu is None:  # a cut begins: the uncut line would have today's backlog
+                    state.uncut_backlog_teu = sum(w.teu for w in queue if w.ready_h <= state.last_departure_h)
+                uncut_teu = state.uncut_backlog_teu + self._arrived_since_departure_teu(state, queue)
+                full = head_fits and uncut_teu >= state.capacity_teu - 1e-9
             else:
+                state.uncut_backlog_teu = None
                 full = head_fits and self._holds(queue, capacity)
             due = capacity > 0 and (full or self.env.now >= deadline_h)
             if due and (state.fleet is None or state.fleet.ready(state)):
+                if cut:  # what the uncut vehicle would have left behind
+                    state.uncut_backlog_teu = max(0.0, uncut_teu - state.capacity_teu)
                 self._depart(state)
                 yield self.env.timeout(0)  # let the run take its load before counting again
                 continue
