@@ -393,7 +393,7 @@ def test_empty_legs_are_charged_to_the_loaded_flow(tmp_path):
 
 def test_outputs_show_whether_the_fleet_binds(tmp_path, capsys):
     """The run prints a fleet table and writes vehicles, vehicle time shares, late departures and empty vehicle-km into summary.json; the report shows cargo waiting against vehicles waiting."""
-    from corridor_sim.report import build_report
+    from corridor_sim.report import _run_sections
 
     import yaml
 
@@ -413,8 +413,9 @@ def test_outputs_show_whether_the_fleet_binds(tmp_path, capsys):
     assert s["late_departures"] > 0 and s["mean_late_h"] > 0
     assert s["empty_vehicle_km_per_day"] == pytest.approx(s["departures"] / 40 * 250, rel=0.03)
     assert "fleet of 3" in doc["busiest"]["name"]
-    page = build_report(folder)
-    assert "Fleets: does the fleet bind?" in page and "idle (vehicles waiting)" in page
+    _, _, sections = _run_sections(folder)  # the report's tables (its figures are tested in test_report.py)
+    fleets = dict(sections)["Fleets: does the fleet bind?"]
+    assert "idle (vehicles waiting)" in fleets and "late departures (cargo waiting)" in fleets and ">cargo<" in fleets
 
 
 @pytest.mark.slow
