@@ -429,3 +429,28 @@ def test_capacity_names_the_fleet_as_the_bottleneck():
     doc = df.attrs["json"]
     assert "SHUTTLE" in doc["bottleneck"]["name"] and "fleet" in doc["bottleneck"]["name"]
     assert 0.8 * 60 <= doc["capacity_teu_per_day"] <= 60
+
+
+def loop_scenario(vehicles: int):
+    """A loop P1 -> P2 -> P3 -> P1 (three 5 h legs) every 6 h, turnaround 3 h: an 18 h rotation."""
+    nodes = [{"id": p, "kind": "port", "lon": i, "lat": 0} for i, p in enumerate(("P1", "P2", "P3"))]
+    segs = [{"id": f"S{a}{b}", "from": a, "to": b, "mode": "sea", "length_km": 100, "speed_kmh": 20}
+            for a, b in (("P1", "P2"), ("P2", "P3"), ("P3", "P1"))]
+    return scenario_from_dict({
+        "name": "loop", "simulation": {"horizon_days": 30, "warmup_days": 3, "replications": 1, "seed": 1106},
+        "network": {"nodes": nodes, "segments": segs},
+        "services": [{"id": "LOOP", "mode": "sea", "stops": ["P1", "P2", "P3", "P1"], "capacity_teu": 50,
+                      "reverse": False, "departures": {"every_h": 6}, "fleet": {"vehicles": vehicles, "turnaround_h": 3}}],
+        "demand": [{"id": "F", "origin": "P1", "destination": "P3", "teu_per_year": 20000}],
+    }, file="loop")
+
+
+def test_a_loop_cycles_its_vessels_through_the_rotation():
+    """A loop with an 18 h rotation every 6 h needs 3 vessels (the rule of 7 in hours): with 3 it is never late and never runs empty, with 2 it sails every 9 h."""
+    three = loop_scenario(3)
+    assert vehicles_needed(CorridorNetwork.from_scenario(three), three.services[0]) == (3, pytest.approx(18.0))
+    times, fleet, _ = departures_of(three)
+    np.testing.assert_allclose(np.diff(times), 6.0)
+    assert fleet["late_departures"] == 0 and fleet["empty_runs"] == 0
+    times, fleet, _ = departures_of(loop_scenario(2))
+    assert np.diff(times).mean() == pytest.approx(9.0, rel=0.01)
