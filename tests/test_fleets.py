@@ -244,8 +244,17 @@ def test_vehicles_are_conserved_at_every_event():
                     assert v.taken.triggered and not v.taken.value.processed
             seen.update((f.service.id, s) for s, c in enumerate(f.counts) if c)
 
+    changes = Counter()
+
+    def on_change(fleet):  # also within an event, at every change of a vehicle's state
+        assert sum(fleet.counts) == fleet.n and min(fleet.counts) >= 0
+        changes[fleet.service.id] += 1
+
+    for f in fleets:
+        f.observer = on_change
     env.step = checked_step
     out = model.run()
+    assert min(changes.values()) > 100
     # Every state was visited where it applies: the train runs back empty, vehicles were withdrawn.
     assert ("TRAIN", EMPTY) in seen and ("TRAIN", OUT) in seen and ("PAIR", OUT) in seen and ("LOOP", OUT) in seen
     assert ("LOOP", TURNAROUND) in seen and ("PAIR", LOADED) in seen
