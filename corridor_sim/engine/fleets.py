@@ -19,9 +19,10 @@ locomotive pool):
 Vehicles start idle: with `reverse: true` alternately at the two ends (the first stop gets the odd
 one out), otherwise all at the first stop. A vehicle is always in exactly one state: on a loaded
 trip, on an empty run, turning around, idle, or out of service (a disruption's `vehicles_factor`
-withdraws that share of the fleet: idle vehicles at once, those under way when they next finish
-turning around; a share keeps at least one vehicle unless it is 0). Time-weighted areas of the
-counts give each state's share of vehicle time.
+multiplies the fleet in service, like `capacity_factor` multiplies TEU: round(N x factor) vehicles
+stay, at least one unless the factor is 0; the others are withdrawn, idle ones at once, those under
+way when they next finish turning around, and come back idle where they are when it lifts).
+Time-weighted areas of the counts give each state's share of vehicle time.
 
 Departures (called from services.py): a scheduled departure with no idle vehicle leaves late when
 one becomes idle (the lateness is recorded), or is cancelled with `late: cancel`; while one late
