@@ -167,7 +167,7 @@ def _run_sections(folder: Path) -> tuple[str, str, list[tuple[str, str]]]:
     sections.append(("Services", _table(res.services, [
         ("service", "service"), ("mode", "mode"), ("capacity TEU", "capacity_teu"), ("departures", "departures"),
         ("mean load factor", "mean_load_factor"), ("TEU carried/day", "teu_carried_per_day"),
-        ("waiting at end (TEU)", "waiting_at_end")])))
+        ("waiting at end (TEU)", "waiting_at_end"), ("empty boxes TEU/day", "empty_teu_per_day")])))
     fleets = _fleets_section(res.services)
     if fleets:
         sections.append(("Fleets: does the fleet bind?", fleets))

@@ -522,14 +522,19 @@ class Results:
             for r in self.services.itertuples():
                 lines.append(f"{r.service:<24} {r.mode:<5} {r.capacity_teu:7.0f} {r.departures:10.1f} "
                              f"{r.mean_load_factor:6.2f} {r.teu_carried_per_day:8.1f} {r.waiting_at_end:8.0f}")
-        fleets = self.services[self.services["vehicles"].notna()] if len(self.services) else self.services
+        fleets = (self.services[self.services["vehicles"].notna() | (self.services["empty_teu_per_day"] > 0)]
+                  if len(self.services) else self.services)
         if len(fleets):
             lines += ["", "Fleets: share of vehicle time; late departures (cargo waiting for a vehicle) against "
-                          "idle vehicles (vehicles waiting for cargo)"]
+                          "idle vehicles (vehicles waiting for cargo); empty boxes and empty runs per day"]
             head = (f"{'service':<24} {'veh':>4} {'loaded':>6} {'empty':>6} {'turn':>6} {'idle':>6} {'late':>6} "
                     f"{'late_h':>6} {'cancel':>6} {'emptyTEU/d':>10} {'empty km/d':>10}  waits")
             lines += [head, "-" * len(head)]
             for r in fleets.itertuples():
+                if math.isnan(r.vehicles):  # no fleet: only its empty boxes
+                    lines.append(f"{r.service:<24} {'-':>4} {'-':>6} {'-':>6} {'-':>6} {'-':>6} {'-':>6} {'-':>6} "
+                                 f"{r.cancelled_departures:6.1f} {r.empty_teu_per_day:10.1f} {'-':>10}")
+                    continue
                 lines.append(f"{r.service:<24} {r.vehicles:4.0f} {r.loaded_share:6.2f} {r.empty_share:6.2f} "
                              f"{r.turnaround_share:6.2f} {r.idle_share:6.2f} {r.late_departures:6.1f} "
                              f"{r.mean_late_h:6.1f} {r.cancelled_departures:6.1f} {r.empty_teu_per_day:10.1f} "
