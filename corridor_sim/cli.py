@@ -27,12 +27,22 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         print(f"OK {path}: {scenario.name} ({len(scenario.network.nodes)} nodes, "
               f"{len(scenario.network.segments)} segments, {len(scenario.services)} services, "
               f"{len(scenario.demand)} flows, {len(scenario.disruptions)} disruptions)")
+        _print_fleet_warnings(scenario, path)
     return 2 if failed else 0
+
+
+def _print_fleet_warnings(scenario, path: str) -> None:
+    """Warn (stderr, not an error) about timetables that need more vehicles than their fleet has."""
+    from corridor_sim.engine.fleets import fleet_warnings
+
+    for text in fleet_warnings(scenario):
+        print(f"warning: {path}: {text}", file=sys.stderr)
 
 
 def _cmd_routes(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.file)
     network = CorridorNetwork.from_scenario(scenario)
+    _print_fleet_warnings(scenario, args.file)
     for flow in scenario.demand:
         for route in network.routes_for(flow):
             exp = route.expected

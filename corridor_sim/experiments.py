@@ -704,6 +704,11 @@ def _assess(results: Results, flow_id: str, p95_days: float | None, throughput_r
             reasons.append(f"{flow.id}: backlog grows {mean:.2%} of demand a day{sure} > {backlog_growth:.1%}")
     loads = [(f"node {r.node}", r.utilization) for r in results.nodes.itertuples()]
     loads += [(f"segment {r.gate}", r.utilization) for r in results.segments.itertuples()]
+    # A when-full fleet is saturated when its vehicles are never idle waiting for cargo; a scheduled
+    # fleet is busy by its timetable whatever the demand (it binds through late departures instead).
+    when_full = {s.id for s in results.scenario.services if s.fleet is not None and not hasattr(s.departures, "every_h")}
+    loads += [(f"service {r.service} (fleet of {r.vehicles:.0f})", r.fleet_utilization)
+              for r in results.services.itertuples() if r.service in when_full]
     loads = [x for x in loads if not math.isnan(x[1])]
     top_name, top_util = max(loads, key=lambda x: x[1]) if loads else ("", math.nan)
     if top_util >= max_utilization:
@@ -749,7 +754,8 @@ def capacity(scenario, flow_id: str, p95_days: float | None = None, tolerance: f
        mean exceeds `backlog_growth` and its 95% interval lies above 0 (with one replication: the
        mean alone). The interval keeps the noise of lumpy services and disruption humps from
        passing for growth;
-    3. no facility or segment gate is busier than `max_utilization` (services are not counted: a
+    3. no facility, segment gate or when-full service's fleet is busier than `max_utilization`
+       (a fleet is busy when its vehicles are not idle; services' load factors are not counted: a
        when-full train leaves full by design). Within a finite horizon a station that busy cannot
        be told apart from an overloaded one (its queue has not settled), so it counts as saturated;
     4. if `p95_days` is given, the flow's 95th percentile transit time is at most p95_days.

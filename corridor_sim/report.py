@@ -166,6 +166,14 @@ def _run_sections(folder: Path) -> tuple[str, str, list[tuple[str, str]]]:
                          ("95% CI", lambda r: _ci(r.get("transit_days_ci95_low"), r.get("transit_days_ci95_high"))),
                          ("p50", "transit_days_p50"), ("p95", "transit_days_p95"),
                          ("USD/TEU", "cost_usd_per_teu"), ("kg CO2/TEU", "co2_kg_per_teu")])))
+    if "empty_cost_usd_per_teu" in flows.columns and (flows["empty_co2_kg_per_teu"].fillna(0) > 0).any() | (
+            flows["empty_cost_usd_per_teu"].fillna(0) > 0).any():
+        sections.append(("Empty boxes going back", "<p class='note'>Cost and CO2 per loaded TEU of the empty "
+                         "boxes a flow sends back (empty_return_share), included in the flow's USD/TEU and "
+                         "kg CO2/TEU above.</p>" + _table(flows, [
+                             ("flow", "flow"), ("USD/TEU (all)", "cost_usd_per_teu"),
+                             ("of which empty", "empty_cost_usd_per_teu"), ("kg CO2/TEU (all)", "co2_kg_per_teu"),
+                             ("of which empty", "empty_co2_kg_per_teu")])))
     sections.append(("Where the time goes", "<p class='note'>Mean days per delivered shipment.</p>" + _table(flows, [
         ("flow", "flow"), ("travel", "travel_days"), ("waiting", "wait_days"), ("handling", "handling_days"),
         ("border", "border_days"), ("queueing", "queue_days"), ("total (mean transit)", "transit_days_mean")])))
@@ -180,7 +188,10 @@ def _run_sections(folder: Path) -> tuple[str, str, list[tuple[str, str]]]:
         ("service", "service"), ("mode", "mode"), ("capacity TEU", "capacity_teu"), ("departures", "departures"),
         ("mean load factor (of TEU offered)", "mean_load_factor"),
         ("load factor (of nominal)", "mean_load_factor_nominal"), ("TEU carried/day", "teu_carried_per_day"),
-        ("TEU-km/day", "teu_km_per_day"), ("waiting at end (TEU)", "waiting_at_end"), ("settles", _settles)])))
+        ("TEU-km/day", "teu_km_per_day"), ("waiting at end (TEU)", "waiting_at_end"), ("settles", _settles), ("empty boxes TEU/day", "empty_teu_per_day")])))
+    fleets = _fleets_section(res.services)
+    if fleets:
+        sections.append(("Fleets: does the fleet bind?", fleets))
     if len(res.segments):
         sections.append(("Segment paths", _table(res.segments, [
             ("gate", "gate"), ("segment", "segment"), ("capacity/day", "capacity_per_day"),
@@ -188,6 +199,29 @@ def _run_sections(folder: Path) -> tuple[str, str, list[tuple[str, str]]]:
             ("utilisation (of nominal)", "utilization_nominal"), ("queue at end", "queue_at_end"),
             ("settles", _settles)])))
     return title, intro, sections
+
+
+def _fleets_section(services: pd.DataFrame) -> str:
+    """Cargo waiting for a vehicle against vehicles waiting for cargo, per service with a fleet."""
+    from corridor_sim.results import fleet_verdict
+
+    if services is None or "vehicles" not in services.columns:
+        return ""
+    fleets = services[services["vehicles"].notna()]
+    if not len(fleets):
+        return ""
+    note = ("<p class='note'>Share of vehicle time loaded (on a timetable trip), running back empty, turning "
+            "around and idle at a terminal. Late departures (left after their time, or when due, because no "
+            "vehicle was back) are cargo waiting for a vehicle; idle vehicles are vehicles waiting for cargo. "
+            "If cargo waits while vehicles are seldom idle, the fleet binds; if vehicles wait, demand or the "
+            "infrastructure does.</p>")
+    return note + _table(fleets, [
+        ("service", "service"), ("vehicles", "vehicles"), ("loaded", "loaded_share"), ("empty", "empty_share"),
+        ("turnaround", "turnaround_share"), ("idle (vehicles waiting)", "idle_share"),
+        ("late departures (cargo waiting)", "late_departures"), ("mean late (h)", "mean_late_h"),
+        ("cancelled", "cancelled_departures"), ("empty TEU/day", "empty_teu_per_day"),
+        ("empty vehicle-km/day", "empty_vehicle_km_per_day"),
+        ("who waits", lambda r: fleet_verdict(r))])
 
 
 def _experiment_sections(folder: Path, kind: str) -> tuple[str, str, list[tuple[str, str]]]:

@@ -33,12 +33,19 @@ import yaml
 from scipy.special import stdtrit
 
 from corridor_sim.cohort import by_month, pooled_transit, replication_transit, window_months
+from corridor_sim.engine.empties import empty_routes
+from corridor_sim.engine.fleets import STATE_NAMES
 from corridor_sim.engine.model import ReplicationOutput
 from corridor_sim.engine.records import STAGE_NAMES, Stage
 from corridor_sim.errors import UsageError
 from corridor_sim.network import CorridorNetwork, RideLeg, Route, changes_vehicle
 from corridor_sim.scenario.schema import Scenario
 from corridor_sim.stability import monthly_facility, stability
+
+# Columns of the services table about fleets and empty boxes (NaN shares without a fleet).
+FLEET_COLUMNS = ["vehicles", *(f"{k}_share" for k in STATE_NAMES), "fleet_utilization", "late_departures",
+                 "mean_late_h", "cancelled_departures", "empty_teu_per_day", "empty_vehicle_km_per_day",
+                 "empty_run_co2_kg_per_day"]
 
 # Stage categories reported as "where the time goes"; dwell on board counts as travel.
 CATEGORIES = {"travel": (Stage.TRAVEL, Stage.DWELL), "wait": (Stage.WAIT,), "handling": (Stage.HANDLING,),
@@ -84,12 +91,15 @@ def route_cost(network: CorridorNetwork, route: Route) -> tuple[float, float]:
 
 
 def route_table(network: CorridorNetwork) -> list[tuple[int, Route, float, float]]:
-    """(flow index, route, USD per TEU, kg CO2 per TEU) for every route, in the engine's numbering."""
+    """(flow index, route, USD per TEU, kg CO2 per TEU) for every route, in the engine's numbering.
+
+    The cost of a route includes its empty boxes going back (`empty_route_costs`)."""
     table = []
     for f, flow in enumerate(network.scenario.demand):
-        for route in network.routes_for(flow):
+        routes = network.routes_for(flow)
+        for route, (empty_usd, empty_co2) in zip(routes, _empty_costs(network, flow, routes)):
             usd, co2 = route_cost(network, route)
-            table.append((f, route, usd, co2))
+            table.append((f, route, usd + empty_usd, co2 + empty_co2))
     return table
 
 
@@ -99,6 +109,20 @@ def _cohort_wait_h(stats: dict) -> float:
     reported as `waiting_at_end`)."""
     served = stats["arrivals"] - stats["waiting_at_end"]
     return stats["wait_sum_h"] / served if served > 0 else 0.0
+def _empty_costs(network: CorridorNetwork, flow, routes: list[Route]) -> list[tuple[float, float]]:
+    if flow.empty_return_share <= 0:
+        return [(0.0, 0.0)] * len(routes)
+    share = flow.empty_return_share
+    return [tuple(share * x for x in route_cost(network, back)) for back in empty_routes(network, flow, routes)]
+
+
+def empty_route_costs(network: CorridorNetwork) -> list[tuple[float, float]]:
+    """Per route (route_table's numbering), USD and kg CO2 per loaded TEU of its empty boxes going
+    back: empty_return_share x the cost of the empty route (charged to the loaded flow)."""
+    out = []
+    for flow in network.scenario.demand:
+        out += _empty_costs(network, flow, network.routes_for(flow))
+    return out
 
 
 def _json_number(x):
@@ -119,6 +143,36 @@ def _json_tree(tree):
 def _ci(values) -> dict:
     mean, lo, hi = t_interval(values)
     return {"mean": _json_number(mean), "ci95": [_json_number(lo), _json_number(hi)]}
+
+
+def _fleet_summary(r) -> dict:
+    """summary.json keys of a services-table row about its fleet and empty boxes."""
+    has_fleet = not math.isnan(r.vehicles)
+    return {
+        "vehicles": int(r.vehicles) if has_fleet else None,
+        "vehicle_time_shares": {k: _json_number(getattr(r, f"{k}_share")) for k in STATE_NAMES} if has_fleet else None,
+        "fleet_utilization": _json_number(r.fleet_utilization),
+        "late_departures": _json_number(r.late_departures), "mean_late_h": _json_number(r.mean_late_h),
+        "cancelled_departures": _json_number(r.cancelled_departures),
+        "empty_teu_per_day": _json_number(r.empty_teu_per_day),
+        "empty_vehicle_km_per_day": _json_number(r.empty_vehicle_km_per_day),
+        "empty_run_co2_kg_per_day": _json_number(r.empty_run_co2_kg_per_day),
+    }
+
+
+def fleet_verdict(r) -> str:
+    """Who waits on a service with a fleet: 'cargo' (departures late or cancelled for want of a
+    vehicle while vehicles are seldom idle: the fleet binds), 'vehicles' (idle vehicles, no late
+    departure: demand or infrastructure binds), or 'both'. Seldom: under 5% of vehicle time."""
+    if math.isnan(r.vehicles):
+        return ""
+    cargo = r.late_departures > 0
+    vehicles = r.idle_share >= 0.05
+    if cargo and not vehicles:
+        return "cargo"
+    if vehicles and not cargo:
+        return "vehicles"
+    return "both" if cargo else "neither"
 
 
 @dataclass
@@ -191,6 +245,7 @@ class Results:
         """flows_by_replication rows from a summary-only replication's streamed statistics."""
         s = out.shipments
         routes = self.route_table()
+        empty = self._empty_costs()
         rows = []
         for f, flow in enumerate(self.scenario.demand):
             n = int(s["delivered"][f])
@@ -205,6 +260,8 @@ class Results:
                 "throughput_teu_per_day": s["window_teu"][f] / self.measured_days,
                 "cost_usd_per_teu": sum(s["route_teu"][i] * routes[i][2] for i in mine) / teu if teu else math.nan,
                 "co2_kg_per_teu": sum(s["route_teu"][i] * routes[i][3] for i in mine) / teu if teu else math.nan,
+                "empty_cost_usd_per_teu": sum(s["route_teu"][i] * empty[i][0] for i in mine) / teu if teu else math.nan,
+                "empty_co2_kg_per_teu": sum(s["route_teu"][i] * empty[i][1] for i in mine) / teu if teu else math.nan,
             }
             for name, stages in CATEGORIES.items():
                 total = sum(s["stage_h_sum"][f][int(x)] for x in stages)
@@ -212,9 +269,15 @@ class Results:
             rows.append(row)
         return rows
 
+    def _empty_costs(self) -> list[tuple[float, float]]:
+        if getattr(self, "_empty", None) is None:
+            self._empty = empty_route_costs(self.network)
+        return self._empty
+
     def _flows_by_replication(self) -> pd.DataFrame:
         rows = []
         ship = self.shipments
+        empty = np.array(self._empty_costs(), dtype=float).reshape(-1, 2)
         for out in self.outputs:
             if "summary_only" in out.shipments:
                 rows += self._streamed_rows(out)
@@ -240,6 +303,9 @@ class Results:
                     "cost_usd_per_teu": (done["cost_usd"].sum() / done["teu"].sum()) if len(done) else math.nan,
                     "co2_kg_per_teu": (done["co2_kg"].sum() / done["teu"].sum()) if len(done) else math.nan,
                 }
+                codes, teu = done["route"].cat.codes.to_numpy(), done["teu"].to_numpy()
+                for k, key in enumerate(("empty_cost_usd_per_teu", "empty_co2_kg_per_teu")):
+                    row[key] = float((empty[codes, k] * teu).sum() / teu.sum()) if len(done) else math.nan
                 for name in CATEGORIES:
                     row[f"{name}_days"] = done[f"{name}_h"].mean() / 24.0 if len(done) else math.nan
                 rows.append(row)
@@ -267,6 +333,8 @@ class Results:
                 "throughput_tonnes_per_day": tp * flow.tonnes_per_teu if flow.tonnes_per_teu else math.nan,
                 "cost_usd_per_teu": r["cost_usd_per_teu"].mean(),
                 "co2_kg_per_teu": r["co2_kg_per_teu"].mean(),
+                "empty_cost_usd_per_teu": r["empty_cost_usd_per_teu"].mean(),
+                "empty_co2_kg_per_teu": r["empty_co2_kg_per_teu"].mean(),
             }
             for name in CATEGORIES:
                 row[f"{name}_days"] = r[f"{name}_days"].mean()
@@ -339,8 +407,32 @@ class Results:
                 "mean_peak_load_teu": per_departure(per["peak_teu_sum"]),
                 "offered_teu_per_day": float(np.mean(day["offered_teu"])),
                 "stable": trend["stable"], "backlog_growth_teu_per_day": trend["growth_per_day"],
+                **self._fleet_columns(service),
             })
-        return pd.DataFrame(rows, columns=columns)
+        return pd.DataFrame(rows, columns=[*columns, *FLEET_COLUMNS])
+
+    def _fleet_columns(self, service) -> dict:
+        """A service's fleet (vehicle time shares, lateness, empty runs) and its empty boxes, per day
+        of the measured window; NaN shares for a service without a fleet."""
+        days = self.measured_days
+        per = [o.extra.get("fleets", {}).get(service.id) for o in self.outputs]
+        empty_teu = [sum(t for lid, t in o.extra.get("empties", {}).get("line_teu", {}).items()
+                         if lid == service.id or lid == f"{service.id}~rev") for o in self.outputs]
+        cancelled = [sum(v["cancelled"] for v in o.lines.values() if v["service"] == service.id) for o in self.outputs]
+        row = {"cancelled_departures": float(np.mean(cancelled)), "empty_teu_per_day": float(np.mean(empty_teu)) / days}
+        if service.fleet is None or any(p is None for p in per):
+            return {"vehicles": math.nan, **{f"{k}_share": math.nan for k in STATE_NAMES}, "fleet_utilization": math.nan,
+                    "late_departures": 0.0, "mean_late_h": math.nan, **row, "empty_vehicle_km_per_day": 0.0,
+                    "empty_run_co2_kg_per_day": 0.0}
+        total = {k: sum(p["vehicle_h"][k] for p in per) for k in STATE_NAMES}
+        vehicle_h = sum(p["vehicles"] * p["span_h"] for p in per)
+        in_service_h = vehicle_h - total["out_of_service"]
+        late = sum(p["late_departures"] for p in per)
+        return {"vehicles": float(service.fleet.vehicles), **{f"{k}_share": total[k] / vehicle_h for k in STATE_NAMES},
+                "fleet_utilization": 1 - total["idle"] / in_service_h if in_service_h > 0 else math.nan,
+                "late_departures": late / len(per), "mean_late_h": sum(p["late_h_sum"] for p in per) / late if late else 0.0,
+                **row, "empty_vehicle_km_per_day": float(np.mean([p["empty_vehicle_km"] for p in per])) / days,
+                "empty_run_co2_kg_per_day": float(np.mean([p["empty_run_co2_kg"] for p in per])) / days}
 
     def _segments_table(self) -> pd.DataFrame:
         """Per segment gate: `utilization` is vehicles admitted over the paths actually available
@@ -396,8 +488,14 @@ class Results:
         """The facility, gate or service with the highest utilisation: (name, utilisation)."""
         candidates = [(f"node {r.node}", r.utilization) for r in self.nodes.itertuples()]
         candidates += [(f"segment {r.gate}", r.utilization) for r in self.segments.itertuples()]
-        candidates += [(f"service {r.service}", r.mean_load_factor) for r in self.services.itertuples()
-                       if not math.isnan(r.mean_load_factor)]
+        fleet = {r.service: f" (fleet of {r.vehicles:.0f})" for r in self.services.itertuples() if not math.isnan(r.vehicles)}
+        candidates += [(f"service {r.service}{fleet.get(r.service, '')}", r.mean_load_factor)
+                       for r in self.services.itertuples() if not math.isnan(r.mean_load_factor)]
+        # A when-full fleet's busy share (1 - idle) says how close it is to binding; a scheduled
+        # fleet is as busy as its timetable makes it, whatever the demand.
+        when_full = {s.id for s in self.scenario.services if s.fleet is not None and not hasattr(s.departures, "every_h")}
+        candidates += [(f"service {r.service}{fleet[r.service]}", r.fleet_utilization)
+                       for r in self.services.itertuples() if r.service in when_full and not math.isnan(r.fleet_utilization)]
         return max(candidates, key=lambda c: c[1]) if candidates else ("", math.nan)
 
     # ------------------------------------------------------------------ summary.json
@@ -423,6 +521,8 @@ class Results:
                 "tonnes_per_teu": flow.tonnes_per_teu,
                 "cost_usd_per_teu": _json_number(row.cost_usd_per_teu),
                 "co2_kg_per_teu": _json_number(row.co2_kg_per_teu),
+                "empty_cost_usd_per_teu": _json_number(row.empty_cost_usd_per_teu),
+                "empty_co2_kg_per_teu": _json_number(row.empty_co2_kg_per_teu),
                 "time_days": {name: _json_number(getattr(row, f"{name}_days")) for name in CATEGORIES},
                 "by_month": _json_tree(by_month(self.outputs, f)),
             }
@@ -441,7 +541,7 @@ class Results:
                                 "mean_load_factor_nominal": _json_number(r.mean_load_factor_nominal),
                                 "mean_peak_load_teu": _json_number(r.mean_peak_load_teu),
                                 "stable": bool(r.stable),
-                                "backlog_growth_teu_per_day": _json_number(r.backlog_growth_teu_per_day)}
+                                "backlog_growth_teu_per_day": _json_number(r.backlog_growth_teu_per_day), **_fleet_summary(r)}
                     for r in self.services.itertuples()}
         segments = {r.gate: {"utilization": _json_number(r.utilization), "vehicles_per_day": _json_number(r.vehicles_per_day),
                              "utilization_nominal": _json_number(r.utilization_nominal),
@@ -509,6 +609,33 @@ class Results:
                 lines.append(f"{r.service:<24} {r.mode:<5} {r.capacity_teu:7.0f} {r.departures:10.1f} "
                              f"{r.mean_load_factor:6.2f} {r.teu_carried_per_day:8.1f} {r.teu_km_per_day:11,.0f} "
                              f"{r.waiting_at_end:8.0f}")
+        fleets = (self.services[self.services["vehicles"].notna() | (self.services["empty_teu_per_day"] > 0)]
+                  if len(self.services) else self.services)
+        if len(fleets):
+            lines += ["", "Fleets: share of vehicle time; late departures (cargo waiting for a vehicle) against "
+                          "idle vehicles (vehicles waiting for cargo); empty boxes and empty runs per day"]
+            head = (f"{'service':<24} {'veh':>4} {'loaded':>6} {'empty':>6} {'turn':>6} {'idle':>6} {'late':>6} "
+                    f"{'late_h':>6} {'cancel':>6} {'emptyTEU/d':>10} {'empty km/d':>10}  waits")
+            lines += [head, "-" * len(head)]
+            for r in fleets.itertuples():
+                if math.isnan(r.vehicles):  # no fleet: only its empty boxes
+                    lines.append(f"{r.service:<24} {'-':>4} {'-':>6} {'-':>6} {'-':>6} {'-':>6} {'-':>6} {'-':>6} "
+                                 f"{r.cancelled_departures:6.1f} {r.empty_teu_per_day:10.1f} {'-':>10}")
+                    continue
+                lines.append(f"{r.service:<24} {r.vehicles:4.0f} {r.loaded_share:6.2f} {r.empty_share:6.2f} "
+                             f"{r.turnaround_share:6.2f} {r.idle_share:6.2f} {r.late_departures:6.1f} "
+                             f"{r.mean_late_h:6.1f} {r.cancelled_departures:6.1f} {r.empty_teu_per_day:10.1f} "
+                             f"{r.empty_vehicle_km_per_day:10.0f}  {fleet_verdict(r)}")
+        empties = [f for f in self.scenario.demand if f.empty_return_share > 0]
+        if empties:
+            lines += ["", "Empty boxes going back (cost and CO2 per loaded TEU, included in the flows' figures)"]
+            head = f"{'flow':<22} {'share':>6} {'USD/TEU':>8} {'kgCO2/TEU':>9}"
+            lines += [head, "-" * len(head)]
+            by_flow = self.flows.set_index("flow")
+            for f in empties:
+                r = by_flow.loc[f.id]
+                lines.append(f"{f.id:<22} {f.empty_return_share:6.2f} {r.empty_cost_usd_per_teu:8.0f} "
+                             f"{r.empty_co2_kg_per_teu:9.0f}")
         if len(self.segments):
             lines += ["", "Segment paths (vehicles per day per direction; util of the paths open, util_nom of nominal)"]
             head = f"{'gate':<24} {'cap/day':>8} {'used/day':>8} {'util':>6} {'util_nom':>8} {'queue':>6}"

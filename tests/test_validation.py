@@ -39,6 +39,18 @@ CASES: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
         (CHILD, "network.segments[1].capacity_per_day", ("greater than 0", "got 0"))],
     "zero_capacity_teu.yaml": [
         (CHILD, "services[0].capacity_teu", ("greater than 0", "got 0"))],
+    "fleet_zero_vehicles.yaml": [
+        (CHILD, "services[0].fleet.vehicles", ("greater than or equal to 1", "got 0", "(line 4)"))],
+    "fleet_vehicles_not_integer.yaml": [
+        (CHILD, "services[0].fleet.vehicles", ("valid integer", "fractional part", "2.5"))],
+    "fleet_negative_turnaround.yaml": [
+        (CHILD, "services[0].fleet.turnaround_h", ("greater than or equal to 0", "-6"))],
+    "empty_share_above_one.yaml": [
+        (CHILD, "demand[0].empty_return_share", ("less than or equal to 1", "1.5"))],
+    "vehicles_factor_without_fleet.yaml": [
+        (CHILD, "disruptions[2].vehicles_factor", ("service 'FEEDER' has no fleet",))],
+    "late_without_fleet.yaml": [
+        (CHILD, "services[2].late", ("scheduled service with a fleet",))],
     "shipment_too_big.yaml": [
         (CHILD, "demand[0].shipment_teu", ("120 TEU does not fit on service IR_TRAIN", "capacity_teu 90"))],
     "drain_negative.yaml": [

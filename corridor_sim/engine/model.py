@@ -21,7 +21,9 @@ import simpy
 
 from corridor_sim.calendar import month_edges_h, windows
 from corridor_sim.distributions import sampler_of
+from corridor_sim.engine.empties import EmptyBoxes
 from corridor_sim.engine.facilities import Facility, SegmentGate
+from corridor_sim.engine.fleets import build_fleets, fleet_outputs
 from corridor_sim.engine.pools import Pools
 from corridor_sim.engine.records import Recorder, Stage, SummaryRecorder
 from corridor_sim.engine.services import LineState, ServiceRunner, Waiting
@@ -106,6 +108,7 @@ class CorridorModel:
             self.dwell_samplers[lid] = sampler_of(line.service.dwell_h, self._rng(f"dwell:{lid}"))
             self.runner.start(state)
         self.pools = Pools(self.network, self.lines)
+        self.fleets = build_fleets(self)
 
         self.routes: list[tuple[int, Route]] = []  # (flow index, route)
         for f, flow in enumerate(scenario.demand):
@@ -114,6 +117,7 @@ class CorridorModel:
             self.routes.extend((f, r) for r in routes)
             self.env.process(self._source(f, flow, list(range(first, len(self.routes)))))
         self.plans = [self.plan(route) for _, route in self.routes]
+        self.empties = EmptyBoxes(self) if any(f.empty_return_share > 0 for f in scenario.demand) else None
         self.drain_h = self._drain_h()
         self.month_edges_h, self.month_keys = month_edges_h(scenario.simulation.start_date,
                                                             self.horizon_h + self.drain_h)
@@ -257,10 +261,14 @@ class CorridorModel:
         for window in windows(dis, self.scenario.simulation.start_date):
             yield self.env.timeout(max(0.0, window.start_h - self.env.now))
             self._apply(dis.target, dis.capacity_factor, extra if has_extra else None, True)
+            if dis.vehicles_factor is not None:
+                self.fleets[dis.target].scale(dis.vehicles_factor, True)
             if window.end_h == math.inf:  # a season of every day: in force for the whole run
                 return
             yield self.env.timeout(window.length_h)
             self._apply(dis.target, dis.capacity_factor, extra if has_extra else None, False)
+            if dis.vehicles_factor is not None:
+                self.fleets[dis.target].scale(dis.vehicles_factor, False)
 
     def _apply(self, target: str, factor: float, extra, on: bool) -> None:
         if target in self.facilities:
@@ -352,6 +360,7 @@ class CorridorModel:
             month_edges_h=self.month_edges_h,
             month_keys=self.month_keys,
             levels=self._level_arrays(samples_h),
+            extra=window["extra"],
         )
 
     def _window_statistics(self) -> dict:
@@ -382,7 +391,9 @@ class CorridorModel:
             for (seg_id, _), gate in self.gates.items() if gate.capacity_per_day is not None
         }
         return {"facilities": {n: f.statistics() for n, f in self.facilities.items()}, "lines": lines,
-                "gates": gates}
+                "gates": gates,
+                "extra": {"fleets": fleet_outputs(self),
+                          "empties": self.empties.statistics() if self.empties is not None else {}}}
 
     def _level_arrays(self, samples_h: np.ndarray) -> dict:
         """The daily level samples as arrays keyed by element (see `_sample`)."""

@@ -91,6 +91,11 @@ def oldest(groups: list[Group]):
     return min(heads, key=lambda w: w.seq) if heads else None
 
 
+def in_order(groups: list[Group]) -> list:
+    """The shipments waiting in the groups, in arrival order across them."""
+    return sorted((w for g in groups for w in g.queue), key=lambda w: w.seq)
+
+
 def waiting_teu(groups: list[Group]) -> float:
     """TEU waiting in the groups."""
     return sum(w.teu for g in groups for w in g.queue)

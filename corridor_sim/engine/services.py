@@ -18,16 +18,29 @@ disruption on the service scales its TEU per departure; at factor 0 departures a
 Statistics of measured departures: TEU boarded (every shipment counted once, wherever it boards),
 TEU-km carried, and the load factor (peak TEU on board) against the TEU offered by that departure
 (capacity x the disruption factor in force) and against nominal capacity.
+
+Under a factor below 1 a when-full departure keeps the full vehicle's timing, so a cut can never
+make a line sail more often than it would uncut: the line keeps the queue the uncut line would have
+(the TEU come to the first stop, less `capacity_teu` per departure); a departure is due when that
+queue holds `capacity_teu`, or `max_wait_h` after the oldest waiting shipment (counted from the
+previous departure if that is later), and it takes the cut TEU.
+
+A service with a `fleet` departs only with one of its vehicles idle at the first stop (see
+fleets.py): a scheduled departure without one leaves late when one comes back, or is cancelled; a
+when-full line waits for one (and with `reverse: true` a vehicle idle where nothing waits for its
+line leaves empty when the other end is due and has none, so vehicles do not gather at the end
+without cargo).
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass, field
 
 import simpy
 
-from corridor_sim.engine.pools import board, oldest, waiting_teu
+from corridor_sim.engine.pools import board, in_order, oldest
 from corridor_sim.engine.records import Stage
 from corridor_sim.network import Line
 from corridor_sim.scenario.schema import Scheduled
@@ -67,6 +80,9 @@ class LineState:
     peak_teu_sum: float = 0.0
     teu_km: float = 0.0
     offered_teu: float = 0.0
+    empty_teu: float = 0.0  # empty boxes (engine/empties.py) that alighted from measured departures
+    fleet: object = None  # the service's Fleet (engine/fleets.py), if it has one
+    uncut_backlog_teu: float | None = None  # under a capacity cut: the uncut line's queue at its last departure
 
     def factor(self) -> float:
         return math.prod(self.factors) if self.factors else 1.0
@@ -80,11 +96,16 @@ class LineState:
         self.peak_teu_sum = 0.0
         self.teu_km = 0.0
         self.offered_teu = 0.0
+        self.empty_teu = 0.0
 
     def waiting(self) -> int:
         """Shipments waiting in the pools this line boards from."""
         groups = {id(g): g for stop in self.boards for g in stop}
         return sum(len(g.queue) for g in groups.values())
+
+    def has_waiting(self) -> bool:
+        """Whether anyone waits in the pools this line boards from."""
+        return any(g.queue for groups in self.boards for g in groups)
 
     def waiting_teu(self) -> float:
         """TEU waiting in the pools this line boards from (a pool shared by lines counts for each)."""
@@ -126,9 +147,15 @@ class ServiceRunner:
             # A departure must be able to take someone: the head of the first stop's queue fits
             # (otherwise, under a disruption that shrinks the vehicle below it, departures would
             # repeat at one instant for ever), or shipments wait further down the line.
-            head = oldest(first)
+            queue = first[0].queue if len(first) == 1 else in_order(first)
+            head = queue[0] if queue else None
             head_fits = head is not None and head.teu <= capacity + 1e-9
-            deadline_h = head.ready_h + max_wait_h if head_fits else math.inf
+            cut = capacity < state.capacity_teu
+            deadline_h = math.inf
+            if head_fits:
+                # Under a cut the backlog left by the previous departure starts no new clock.
+                since_h = max(head.ready_h, state.last_departure_h) if cut else head.ready_h
+                deadline_h = since_h + max_wait_h
             for groups in state.boards[1:-1]:
                 later = oldest(groups)
                 if later is not None:
@@ -136,35 +163,75 @@ class ServiceRunner:
                     # which will pass its stop after it arrived (and take it if there is room).
                     since_h = max(later.ready_h, state.last_departure_h)
                     deadline_h = min(deadline_h, since_h + max_wait_h)
-            full = head_fits and waiting_teu(first) >= capacity
-            if capacity > 0 and (full or self.env.now >= deadline_h):
+            if state.fleet is not None:
+                deadline_h = min(deadline_h, state.fleet.idle_deadline_h(state, max_wait_h))
+            if cut:
+                if state.uncut_backlog_teu is None:  # a cut begins: the uncut line would have today's backlog
+                    state.uncut_backlog_teu = sum(w.teu for w in queue if w.ready_h <= state.last_departure_h)
+                uncut_teu = state.uncut_backlog_teu + self._arrived_since_departure_teu(state, queue)
+                full = head_fits and uncut_teu >= state.capacity_teu - 1e-9
+            else:
+                state.uncut_backlog_teu = None
+                full = head_fits and self._holds(queue, capacity)
+            due = capacity > 0 and (full or self.env.now >= deadline_h)
+            if due and (state.fleet is None or state.fleet.ready(state)):
+                if cut:  # what the uncut vehicle would have left behind
+                    state.uncut_backlog_teu = max(0.0, uncut_teu - state.capacity_teu)
                 self._depart(state)
                 yield self.env.timeout(0)  # let the run take its load before counting again
                 continue
             state.arrival = self.env.event()
-            if capacity > 0 and deadline_h < math.inf:
+            if due:
+                yield state.arrival  # no vehicle of the fleet is here: the fleet wakes the line when one is
+            elif capacity > 0 and deadline_h < math.inf:
                 yield state.arrival | self.env.timeout(deadline_h - self.env.now)
-            elif any(g.queue for groups in state.boards for g in groups):
+            elif state.has_waiting():
                 # Closed, or the head does not fit: wait for the disruption to lift (re-checked at
                 # each arrival or a day on).
                 yield state.arrival | self.env.timeout(24.0)
             else:
                 yield state.arrival
 
+    @staticmethod
+    def _holds(queue: deque, capacity_teu: float) -> bool:
+        """Whether the queue holds at least capacity_teu (summed from the head, stopping there: a
+        fleet's backlog can be long; the prefix sums are those of sum(), so the answer is the same)."""
+        teu = 0.0
+        for w in queue:
+            teu += w.teu
+            if teu >= capacity_teu:
+                return True
+        return False
+
+    @staticmethod
+    def _arrived_since_departure_teu(state: LineState, queue: deque) -> float:
+        """TEU that came to the first stop after the previous departure (the queue's newest end)."""
+        teu = 0.0
+        for w in reversed(queue):
+            if w.ready_h <= state.last_departure_h:
+                break
+            teu += w.teu
+        return teu
+
     def _depart(self, state: LineState) -> None:
         capacity = state.capacity_teu * state.factor()
         if capacity <= 0:
             state.cancelled += 1
             return
+        vehicle = state.fleet.take(state) if state.fleet is not None else None
+        if state.fleet is not None and vehicle is None:
+            return  # late (leaves when a vehicle is back) or cancelled: the fleet keeps count
         state.last_departure_h = self.env.now
-        self.env.process(self._run(state, capacity))
+        run = self.env.process(self._run(state, capacity))
+        if vehicle is not None:
+            vehicle.taken.succeed(run)  # the vehicle's own process follows its run
 
     def _run(self, state: LineState, capacity_teu: float):
         model, env, line = self.model, self.env, state.line
         onboard: list[Waiting] = []
         load = 0.0
         peak = 0.0
-        boarded = teu_km = 0.0
+        boarded = teu_km = empty = 0.0
         km = state.km
         # The stop log: per stop, (arrive, service start, service end, ready to leave, depart).
         log: list[tuple[float, float, float, float, float]] = []
@@ -178,6 +245,8 @@ class ServiceRunner:
                     if w.alight == k:
                         load -= w.teu
                         boarded += w.teu
+                        if w.shipment < 0:
+                            empty += w.teu
                         teu_km += w.teu * (km[k] - km[w.board])
                         self._stamp(state, w, log, arrive_h)
                         w.event.succeed()
@@ -218,9 +287,12 @@ class ServiceRunner:
             state.teu_carried += boarded
             state.teu_km += teu_km
             state.offered_teu += capacity_teu
+            state.empty_teu += empty
 
     def _stamp(self, state: LineState, w: Waiting, log, arrive_h: float) -> None:
         """Write a shipment's ride into the records, stop by stop, when it alights."""
+        if w.shipment < 0:
+            return  # an empty box going back (engine/empties.py): it takes space but is not measured
         model, line, rec = self.model, state.line, self.model.recorder
         rec.stage(w.shipment, Stage.WAIT, state.index, w.ready_h, log[w.board][4])
         for k in range(w.board, w.alight):

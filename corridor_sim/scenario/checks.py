@@ -64,6 +64,8 @@ def check(scenario: Scenario, file: str) -> list[Problem]:
         network = CorridorNetwork.from_scenario(scenario)
         _check_services(scenario, network, add)
         _check_flows(scenario, network, add)
+        _check_fleets(scenario, network, add)
+        _check_empties(scenario, network, add)
 
     targets = {**{n.id: "node" for n in scenario.network.nodes},
                **{s.id: "segment" for s in scenario.network.segments},
@@ -76,6 +78,13 @@ def check(scenario: Scenario, file: str) -> list[Problem]:
         if dis.dates is not None and dis.dates.to < sim.start_date:
             add(f"disruptions[{i}].dates.to", f"the window ends before simulation.start_date "
                 f"({dis.dates.to} < {sim.start_date}), so it never applies")
+        if dis.vehicles_factor is not None and dis.target in targets:
+            service = next((s for s in scenario.services if s.id == dis.target), None)
+            if service is None:
+                add(f"disruptions[{i}].vehicles_factor",
+                    f"applies to a service with a fleet; '{dis.target}' is a {targets[dis.target]}")
+            elif service.fleet is None:
+                add(f"disruptions[{i}].vehicles_factor", f"service '{dis.target}' has no fleet to take vehicles from")
     return problems
 
 
@@ -167,3 +176,61 @@ def _check_fits(flow, network, legs, path: str, add) -> None:
             add(path, f"{flow.shipment_teu:g} TEU does not fit on service {line.service.id} "
                       f"(capacity_teu {line.service.capacity_teu:g}) on the flow's route")
             return
+
+
+def _check_fleets(scenario: Scenario, network: CorridorNetwork, add) -> None:
+    """`late` needs a scheduled service with a fleet; an empty return needs segments back."""
+    nodes = network.nodes
+    for i, service in enumerate(scenario.services):
+        if any(stop not in nodes for stop in service.stops):
+            continue
+        scheduled = hasattr(service.departures, "every_h")
+        if service.late != "wait" and (service.fleet is None or not scheduled):
+            add(f"services[{i}].late", "applies to a scheduled service with a fleet "
+                                       "(without one a vehicle is always there)")
+        loop = service.stops[0] == service.stops[-1]
+        if service.fleet is None or service.reverse or loop:
+            continue
+        for a, b in zip(service.stops, service.stops[1:]):
+            if network.segments_between(a, b, service.mode) and not network.segments_between(b, a, service.mode):
+                add(f"services[{i}].fleet", f"no {service.mode} segment runs back from {b} to {a}, so an empty "
+                                            f"vehicle cannot return to {service.stops[0]}; make the segment "
+                                            f"bidirectional or end the service where it starts (a loop)")
+                break
+
+
+def _check_empties(scenario: Scenario, network: CorridorNetwork, add) -> None:
+    """Empty boxes go back along a served path from the flow's destination to its origin."""
+    from corridor_sim.network import RouteError
+
+    nodes = network.nodes
+    for i, flow in enumerate(scenario.demand):
+        if flow.empty_route is not None and flow.empty_return_share == 0:
+            add(f"demand[{i}].empty_route", "given, but empty_return_share is 0: no empty box returns")
+            continue
+        if flow.empty_return_share == 0 or flow.origin not in nodes or flow.destination not in nodes:
+            continue
+        if flow.empty_route is not None:
+            path, key = list(flow.empty_route), f"demand[{i}].empty_route"
+            unknown = [j for j, n in enumerate(path) if n not in nodes]
+            for j in unknown:
+                add(f"{key}[{j}]", _unknown("node", path[j], nodes))
+            if unknown:
+                continue
+            if path[0] != flow.destination or path[-1] != flow.origin:
+                add(key, f"must run from the destination {flow.destination} back to the origin {flow.origin}, "
+                         f"not {path[0]} to {path[-1]}")
+                continue
+            paths = [path]
+        else:
+            key = f"demand[{i}].empty_return_share"
+            try:
+                paths = [list(reversed(r.nodes)) for r in network.routes_for(flow)]
+            except RouteError:
+                continue  # reported for the loaded route already
+        for path in paths:
+            try:
+                network.legs_for_path(path)
+            except RouteError as exc:
+                add(key, f"empty boxes cannot return along {' -> '.join(path)}: {exc}; give empty_route")
+                break

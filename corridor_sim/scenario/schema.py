@@ -126,6 +126,16 @@ Departures = Annotated[
 ]
 
 
+class Fleet(_Model):
+    """The vehicles that run a service (see engine/fleets.py)."""
+
+    vehicles: int = Field(ge=1)
+    turnaround_h: Distribution = 0.0
+    # Running cost and CO2 of an empty vehicle per km; None: capacity_teu x the segment's per-TEU-km rate.
+    empty_cost_usd_per_km: Optional[float] = Field(None, ge=0)
+    empty_co2_kg_per_km: Optional[float] = Field(None, ge=0)
+
+
 class Service(_Model):
     id: str = Field(min_length=1)
     mode: Literal["rail", "sea"]
@@ -134,6 +144,8 @@ class Service(_Model):
     departures: Departures
     dwell_h: Distribution = 0.0
     reverse: bool = True
+    fleet: Optional[Fleet] = None
+    late: Literal["wait", "cancel"] = "wait"
 
 
 class RouteShare(_Model):
@@ -153,6 +165,9 @@ class Flow(_Model):
     route: Optional[list[str]] = Field(None, min_length=2)
     routes: Optional[list[RouteShare]] = Field(None, min_length=1)
     services: Optional[list[str]] = Field(None, min_length=1)
+    empty_return_share: float = Field(0.0, ge=0, le=1)
+    empty_after_h: Distribution = 0.0
+    empty_route: Optional[list[str]] = Field(None, min_length=2)
 
     @field_validator("routes")
     @classmethod
@@ -213,11 +228,12 @@ class Disruption(_Model):
     target: str = Field(min_length=1)
     start_day: Optional[float] = Field(None, ge=0)
     end_day: Optional[float] = Field(None, gt=0, validate_default=True)
-    capacity_factor: float = Field(ge=0)
+    capacity_factor: float = Field(1.0, ge=0)
     every_days: Optional[float] = Field(None, gt=0)
     extra_delay_h: Distribution = 0.0
     season: Optional[Season] = None
     dates: Optional[DateSpan] = None
+    vehicles_factor: Optional[float] = Field(None, ge=0)
 
     # The window forms are checked by field validators (not one model validator) so that each error
     # names the key at fault; a validator skips when an earlier key it reads is itself invalid.
@@ -258,6 +274,8 @@ class Disruption(_Model):
 
     @model_validator(mode="after")
     def _window(self):
+        if "capacity_factor" not in self.model_fields_set and self.vehicles_factor is None:
+            raise ValueError("give capacity_factor (or vehicles_factor, for a service with a fleet)")
         if self.start_day is None and self.season is None and self.dates is None:
             raise ValueError(f"a disruption needs a window: {_WINDOW_FORMS}")
         if self.start_day is None:
