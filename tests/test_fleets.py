@@ -366,7 +366,7 @@ def test_empty_returns_occupy_exactly_the_teu_the_share_implies():
         s, e = out.shipments, out.extra["empties"]
         delivered = int((~np.isnan(s["delivered_h"])).sum())
         assert e["launched"] == math.floor(0.4 * delivered + 1e-9)
-        in_transit = sum(len(q) for q in model.lines["TRAIN~rev"].queues)
+        in_transit = model.lines["TRAIN~rev"].waiting()
         assert e["returned"] + in_transit <= e["launched"]
         # The reverse train carries the empties and nothing else: its TEU are exactly theirs.
         assert out.lines["TRAIN~rev"]["teu_carried"] == e["line_teu"]["TRAIN~rev"]

@@ -98,7 +98,12 @@ class EmptyBoxes:
         # The line that carries the box counts it (LineState.empty_teu): the pool does not know which.
         yield from self.model.ride(shipment, teu, group, to)
 
-    def statistics(self) -> dict:
-        line_teu = {lid: st.empty_teu for lid, st in self.model.lines.items() if st.empty_teu}
-        return {"line_teu": line_teu, "launched": self.launched, "returned": self.returned,
+    def counts(self) -> dict:
+        """Empty consignments launched and back so far, and each flow's credit toward the next."""
+        return {"launched": self.launched, "returned": self.returned,
                 "credit": {self.model.scenario.demand[f].id: c for f, c in self.credit.items()}}
+
+    def statistics(self) -> dict:
+        """Empty TEU carried by each line over the measured window, with the counts so far."""
+        line_teu = {lid: st.empty_teu for lid, st in self.model.lines.items() if st.empty_teu}
+        return {"line_teu": line_teu, **self.counts()}

@@ -338,6 +338,8 @@ class CorridorModel:
             gc.set_threshold(*thresholds)
             gc.unfreeze()
         facilities = window["facilities"]
+        if self.empties is not None:  # the counts of boxes sent and back run to the end (conservation)
+            window["extra"]["empties"].update(self.empties.counts())
         for node_id, facility in self.facilities.items():
             # Waits of the window's arrivals, whenever they started; those still queueing are censored.
             facilities[node_id].update(wait_sum_h=facility.wait_sum_h, waited=facility.waited,

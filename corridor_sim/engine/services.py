@@ -279,7 +279,7 @@ class ServiceRunner:
             log.append((arrive_h, start_h, end_h, ready_h, depart_h))
             segment = line.segments[k]
             yield env.timeout(model.running_time_h(segment) + (delay if k == 0 else 0.0))
-        if env.now >= model.warmup_h:
+        if env.now >= model.warmup_h and capacity_teu > 0:  # an empty run (fleets.py) offers nothing
             state.departures += 1
             state.load_factor_sum += peak / capacity_teu
             state.load_factor_nominal_sum += peak / state.capacity_teu
