@@ -26,6 +26,7 @@ from scipy.special import stdtrit
 from corridor_sim.engine.model import ReplicationOutput
 from corridor_sim.engine.records import STAGE_NAMES, Stage
 from corridor_sim.errors import UsageError
+from corridor_sim.infrastructure import merge_into
 from corridor_sim.network import CorridorNetwork, RideLeg, Route, changes_vehicle
 from corridor_sim.scenario.schema import Scenario
 
@@ -377,6 +378,7 @@ class Results:
                     for r in self.services.itertuples()}
         segments = {r.gate: {"utilization": _json_number(r.utilization), "vehicles_per_day": _json_number(r.vehicles_per_day)}
                     for r in self.segments.itertuples()}
+        merge_into(nodes, segments, self.outputs, self.measured_days)  # berths, yards, single track, background
         busiest, util = self.busiest_facility()
         return {
             "scenario": self.scenario.name, "seed": self.seed, "replications": self.replications,

@@ -88,6 +88,16 @@ CASES: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
         (CHILD, "", ("expands to more than", "refused"))],
     "python_object_tag.yaml": [
         (CHILD, "", ("python/object/apply", "not allowed", "line 2"))],
+    "single_track_zero_sections.yaml": [
+        (CHILD, "network.segments[2].sections", ("greater than or equal to 1", "got 0", "(line 5)"))],
+    "single_track_keys_on_double_track.yaml": [
+        (CHILD, "network.segments[2].sections", ("applies to a single-track segment (tracks: 1)",))],
+    "berths_without_rate.yaml": [
+        (CHILD, "network.nodes[0].berths.teu_per_hour", ("required key is missing",))],
+    "background_route_missing.yaml": [
+        (CHILD, "background[0].route[2]", ("route does not exist", "no road segment runs from GAUGE to HUB"))],
+    "mode_pair_unknown_mode.yaml": [
+        (CHILD, "network.nodes[6].handling.time_h.sea>rial", ("unknown mode 'rial'", "did you mean 'rail'"))],
     "several_schema_faults.yaml": [
         (CHILD, "network.nodes[1].handling.servers", ("greater than or equal to 1",)),
         (CHILD, "network.segments[2].length_km", ("greater than 0",)),

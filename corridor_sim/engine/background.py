@@ -26,7 +26,7 @@ class BackgroundTraffic:
         self.env: simpy.Environment = model.env
         self.arrivals: dict[str, int] = {}          # node id -> background vehicles passing
         self.facility_arrivals: dict[str, int] = {}  # node id -> of them, handled there
-        self.segment_entries: dict[str, int] = {}    # segment id -> background vehicles entering
+        self.segment_entries: dict[str, int] = {}    # "<segment id>@<from node>" -> vehicles entering
         for item in model.scenario.background:
             legs = [self._segment(item, a, b) for a, b in zip(item.route, item.route[1:])]
             self.env.process(self._source(item, legs))
@@ -77,7 +77,8 @@ class BackgroundTraffic:
             if j == last:
                 break
             segment = legs[j]
-            if env.now >= model.warmup_h:
-                self.segment_entries[segment.id] = self.segment_entries.get(segment.id, 0) + 1
             passage = yield from model.enter_segment(segment, node_id, background=True)
+            if env.now >= model.warmup_h:  # counted on entry, as gates and tracks count
+                key = f"{segment.id}@{node_id}"
+                self.segment_entries[key] = self.segment_entries.get(key, 0) + 1
             yield from model.run_segment(segment, passage, model.running_time_h(segment))

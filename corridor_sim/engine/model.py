@@ -79,7 +79,7 @@ class CorridorModel:
             if node.handling is not None:
                 rng = self._rng(f"handling:{node.id}")
                 self.facilities[node.id] = Facility(self.env, node.id, node.handling.servers,
-                                                    sampler_of(node.handling.time_h, rng))
+                                                    sampler_of(handling_time(node.handling, None, None), rng))
         self.gates: dict[tuple[str, str], SegmentGate] = {}
         self.delay_samplers = {}
         self.segment_extra: dict[str, list] = {s.id: [] for s in segments}
@@ -135,7 +135,8 @@ class CorridorModel:
         for n in nodes:
             if n.handling is not None and isinstance(n.handling.time_h, dict):
                 for key, spec in n.handling.time_h.items():
-                    self.pair_samplers[(n.id, key)] = sampler_of(spec, self._rng(f"handling:{n.id}:{key}"))
+                    self.pair_samplers[(n.id, key)] = (self.facilities[n.id].sample_service_time_h if key == "default"
+                                                       else sampler_of(spec, self._rng(f"handling:{n.id}:{key}")))
         # A stop call per (line, stop) where a vehicle uses berths of its mode or a yard; lines
         # without any are absent, so their runs do nothing extra.
         self.stop_calls: dict[str, list] = {}
@@ -492,7 +493,8 @@ class CorridorModel:
         if self.background is not None:
             bg = self.background
             extra["background"] = {"arrivals": dict(bg.arrivals), "facility_arrivals": dict(bg.facility_arrivals),
-                                   "segment_entries": dict(bg.segment_entries)}
+                                   "segment_entries": dict(bg.segment_entries),
+                                   "span_h": self.env.now - self.warmup_h}
         return extra
 
 

@@ -171,8 +171,8 @@ class Yard:
         self._advance()
         self.level -= teu
         self.teu_out += teu
-        # A box (or an unloading) larger than the whole yard is let in alone, so nothing waits for ever.
-        while self.waiting and (self.level + self.waiting[0][0] <= self.capacity_teu + EPS_TEU or self.level <= EPS_TEU):
+        # (Checks make every vehicle unloading here fit in the empty yard, so the head always can.)
+        while self.waiting and self.level + self.waiting[0][0] <= self.capacity_teu + EPS_TEU:
             teu_in, event = self.waiting.popleft()
             self._admit(teu_in)
             event.succeed()

@@ -84,6 +84,7 @@ class SingleTrack:
         self.entered_background = 0
         self.meets = 0
         self.wait_sum_h = 0.0
+        self.crossed = {1: 0, -1: 0}
 
     # ------------------------------------------------------------------ a vehicle's crossing
 
@@ -114,6 +115,7 @@ class SingleTrack:
             yield self.env.timeout(section_h)
             self._leave(section)
             place += d
+        self.crossed[d] += 1
 
     # ------------------------------------------------------------------ claims
 
@@ -224,4 +226,5 @@ class SingleTrack:
             "wait_sum_h": self.wait_sum_h,
             "span_h": span,
             "waiting_at_end": sum(len(q) for q in self.waiting.values()),
+            "crossed_forward": self.crossed[1], "crossed_back": self.crossed[-1],
         }

@@ -43,6 +43,7 @@ def check(scenario: Scenario, file: str) -> list[Problem]:
         ("services", scenario.services),
         ("demand", scenario.demand),
         ("disruptions", scenario.disruptions),
+        ("background", scenario.background),
     ]
     for prefix, items in groups:
         for i, item in enumerate(items):
@@ -64,6 +65,8 @@ def check(scenario: Scenario, file: str) -> list[Problem]:
         network = CorridorNetwork.from_scenario(scenario)
         _check_services(scenario, network, add)
         _check_flows(scenario, network, add)
+        _check_background(scenario, network, add)
+    _check_infrastructure(scenario, add)
 
     targets = {**{n.id: "node" for n in scenario.network.nodes},
                **{s.id: "segment" for s in scenario.network.segments},
@@ -151,3 +154,59 @@ def _check_fits(flow, legs, path: str, add) -> None:
             add(path, f"{flow.shipment_teu:g} TEU does not fit on service {line.service.id} "
                       f"(capacity_teu {line.service.capacity_teu:g}) on the flow's route")
             return
+
+
+MODES = ("rail", "road", "sea")
+
+
+def _check_infrastructure(scenario: Scenario, add) -> None:
+    """Single-track keys only on single track; handling times by mode pair name real modes."""
+    for i, seg in enumerate(scenario.network.segments):
+        if seg.tracks != 1:
+            for key, value, plain in (("sections", seg.sections, 1), ("headway_h", seg.headway_h, 0.0),
+                                      ("switch_h", seg.switch_h, 0.0)):
+                if value != plain:
+                    add(f"network.segments[{i}].{key}", f"{key} applies to a single-track segment (tracks: 1), "
+                                                        f"not to one with tracks: {seg.tracks}")
+    for i, node in enumerate(scenario.network.nodes):
+        if node.yard_teu is not None:
+            # A vehicle unloads all its boxes for the node at once; more than the yard holds could never go in.
+            for service in scenario.services:
+                unloads_at = service.stops if service.reverse else service.stops[1:]
+                if node.id in unloads_at and service.capacity_teu > node.yard_teu:
+                    add(f"network.nodes[{i}].yard_teu", f"{node.yard_teu:g} TEU is less than service {service.id} "
+                                                        f"may unload here at once (capacity_teu {service.capacity_teu:g})")
+                    break
+        time_h = node.handling.time_h if node.handling is not None else None
+        if not isinstance(time_h, dict):
+            continue
+        path = f"network.nodes[{i}].handling.time_h"
+        if "default" not in time_h:
+            add(path, "a handling time by mode pair needs a 'default' (for pairs not listed, and where "
+                      "shipments start or end)")
+        for key in time_h:
+            if key == "default":
+                continue
+            parts = key.split(">")
+            if len(parts) != 2:
+                add(f"{path}.{key}", f"a mode pair is written '<from mode>><to mode>' (e.g. 'road>rail'), not '{key}'")
+                continue
+            for part in parts:
+                if part not in MODES:
+                    add(f"{path}.{key}", _unknown("mode", part, MODES))
+
+
+def _check_background(scenario: Scenario, network: CorridorNetwork, add) -> None:
+    """A background route must exist: known nodes joined in order by segments of its mode."""
+    nodes = network.nodes
+    for i, item in enumerate(scenario.background):
+        bad = False
+        for j, node in enumerate(item.route):
+            if node not in nodes:
+                add(f"background[{i}].route[{j}]", _unknown("node", node, nodes))
+                bad = True
+        if bad:
+            continue
+        for j, (a, b) in enumerate(zip(item.route, item.route[1:])):
+            if not network.segments_between(a, b, item.mode):
+                add(f"background[{i}].route[{j + 1}]", f"the route does not exist: no {item.mode} segment runs from {a} to {b}")
