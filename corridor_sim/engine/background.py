@@ -71,7 +71,7 @@ class BackgroundTraffic:
                     yield wait
                 yield env.timeout(model.vehicle_handling_time_h(node_id, item.mode))
                 facility.release()
-            call = model.berth_call(node_id, item.mode)
+            call = model.shared.berth_call(node_id, item.mode)
             if call is not None:
                 yield from call.arrive([], j, True, background_teu=item.teu_per_call)
             if j == last:

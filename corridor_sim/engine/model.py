@@ -21,11 +21,9 @@ import simpy
 from corridor_sim.distributions import sampler_of
 from corridor_sim.engine.facilities import Facility, SegmentGate
 from corridor_sim.engine.records import Recorder, Stage, SummaryRecorder
-from corridor_sim.engine.background import BackgroundTraffic
 from corridor_sim.engine.services import LineState, ServiceRunner, Waiting
+from corridor_sim.engine.shared import SharedInfrastructure
 from corridor_sim.engine.streams import stream
-from corridor_sim.engine.terminals import BerthGroup, StopCall, Yard, berth_mode, dwell, yard_in, yard_out
-from corridor_sim.engine.track import SingleTrack
 from corridor_sim.network import CorridorNetwork, RideLeg, RoadLeg, Route, changes_vehicle, handling_time
 from corridor_sim.scenario.schema import Scenario, Segment
 
@@ -92,7 +90,9 @@ class CorridorModel:
                 shared = SegmentGate(self.env, seg.id, seg.capacity_per_day) if seg.tracks == 1 else None
                 for a in (seg.from_, seg.to) if seg.bidirectional else (seg.from_,):
                     self.gates[(seg.id, a)] = shared or SegmentGate(self.env, f"{seg.id}@{a}", seg.capacity_per_day)
-        self._build_shared_infrastructure(nodes, segments)
+        # Single track, berths, yards, node dwell, handling by mode pair, background (shared.py).
+        self.shared = SharedInfrastructure(self, nodes, segments)
+        self.stop_calls = self.shared.stop_calls
 
         self.runner = ServiceRunner(self)
         self.lines: dict[str, LineState] = {}
@@ -114,7 +114,6 @@ class CorridorModel:
                          if summary_only else Recorder(keep_stages=keep_stages))
         for dis in scenario.disruptions:
             self.env.process(self._disruption(dis))
-        self.background = BackgroundTraffic(self) if scenario.background else None
         self.env.process(self._end_warmup())
         self.samples_h: list[float] = []
         self.queue_samples: dict[str, list[int]] = {n: [] for n in self.facilities}
@@ -123,66 +122,6 @@ class CorridorModel:
 
     def _rng(self, name: str) -> np.random.Generator:
         return stream(self.seed, self.replication, name)
-
-    def _build_shared_infrastructure(self, nodes, segments) -> None:
-        """Single tracks, berths, yards, node dwell and handling times by mode pair (all optional)."""
-        self.tracks = {s.id: SingleTrack(self.env, s) for s in segments if s.tracks == 1}
-        self.berths = {n.id: BerthGroup(self.env, n.id, n.berths) for n in nodes if n.berths is not None}
-        self.yards = {n.id: Yard(self.env, n.id, n.yard_teu) for n in nodes if n.yard_teu is not None}
-        self.node_dwell = {n.id: sampler_of(n.dwell_h, self._rng(f"node_dwell:{n.id}")) for n in nodes if n.dwell_h}
-        # Handling times by mode pair: one stream per node and pair, drawn from where they apply.
-        self.pair_samplers: dict[tuple[str, str | None, str | None], object] = {}
-        for n in nodes:
-            if n.handling is not None and isinstance(n.handling.time_h, dict):
-                for key, spec in n.handling.time_h.items():
-                    self.pair_samplers[(n.id, key)] = (self.facilities[n.id].sample_service_time_h if key == "default"
-                                                       else sampler_of(spec, self._rng(f"handling:{n.id}:{key}")))
-        # A stop call per (line, stop) where a vehicle uses berths of its mode or a yard; lines
-        # without any are absent, so their runs do nothing extra.
-        self.stop_calls: dict[str, list] = {}
-        for lid, line in self.network.lines.items():
-            calls = [self.berth_call(node, line.service.mode) for node in line.stops]
-            if any(calls):
-                self.stop_calls[lid] = calls
-        if self.berths:
-            self.env.process(self._sample_berths())
-
-    def berth_call(self, node_id: str, mode: str) -> StopCall | None:
-        """What a vehicle of this mode does at a node with berths of its mode or a yard, if any."""
-        node = self.network.nodes[node_id]
-        berths = self.berths.get(node_id) if node.berths is not None and berth_mode(node) == mode else None
-        yard = self.yards.get(node_id)
-        if berths is None and yard is None:
-            return None
-        return StopCall(self, node, berths, yard)
-
-    def vehicle_handling_time_h(self, node_id: str, mode: str) -> float:
-        """A draw of the handling time of a whole vehicle passing a node (mode pair `mode>mode`)."""
-        handling = self.network.nodes[node_id].handling
-        if isinstance(handling.time_h, dict):
-            key = f"{mode}>{mode}" if f"{mode}>{mode}" in handling.time_h else "default"
-            return self.pair_samplers[(node_id, key)]()
-        return self.facilities[node_id].sample_service_time_h()
-
-    def enter_segment(self, segment: Segment, from_node: str, background: bool = False):
-        """Queue for a path into a segment (its gate) and, on a single track, its first section.
-
-        A generator; returns the passage that `run_segment` continues.
-        """
-        gate = self.gates.get((segment.id, from_node))
-        if gate is not None:
-            yield gate.enter()
-        track = self.tracks.get(segment.id)
-        if track is None:
-            return None
-        return (yield from track.enter(track.direction(from_node), background))
-
-    def run_segment(self, segment: Segment, passage, time_h: float):
-        """Run a segment entered with `enter_segment` (section by section on a single track)."""
-        if passage is None:
-            yield self.env.timeout(time_h)
-        else:
-            yield from self.tracks[segment.id].run(passage, time_h)
 
     # ------------------------------------------------------------------ lookups used by services
 
@@ -201,6 +140,32 @@ class CorridorModel:
 
     def gate(self, segment: Segment, from_node: str) -> SegmentGate | None:
         return self.gates.get((segment.id, from_node))
+
+    def vehicle_handling_time_h(self, node_id: str, mode: str) -> float:
+        """A draw of the handling time of a whole vehicle of this mode passing a node."""
+        if isinstance(self.network.nodes[node_id].handling.time_h, dict):
+            return self.shared.vehicle_handling_time_h(node_id, mode)
+        return self.facilities[node_id].sample_service_time_h()
+
+    def enter_segment(self, segment: Segment, from_node: str, background: bool = False):
+        """Queue for a path into a segment (its gate) and, on a single track, its first section.
+
+        A generator, for every vehicle entering a segment; returns what `run_segment` continues.
+        """
+        gate = self.gates.get((segment.id, from_node))
+        if gate is not None:
+            yield gate.enter()
+        track = self.shared.tracks.get(segment.id)
+        if track is None:
+            return None
+        return (yield from track.enter(track.direction(from_node), background))
+
+    def run_segment(self, segment: Segment, passage, time_h: float):
+        """Run a segment entered with `enter_segment` (section by section on a single track)."""
+        if passage is None:
+            yield self.env.timeout(time_h)
+        else:
+            yield from self.shared.tracks[segment.id].run(passage, time_h)
 
     def running_time_h(self, segment: Segment) -> float:
         time_h = segment.length_km / segment.speed_kmh
@@ -239,74 +204,27 @@ class CorridorModel:
 
         Worked out once per route, so a shipment's journey does no lookups.
         """
-        steps = []
+        steps, shared = [], self.shared
         for i, leg in enumerate(route.legs):
-            steps += self._yard_in_steps(route, i)
+            steps += shared.before_handling(route, i)
             if self.network.handles(leg.origin, changes_vehicle(route.legs, i)):
-                steps.append(self._handle_step(leg.origin, route, i))
-            steps += self._stop_steps(route, i)
+                steps.append(shared.handle_step(route, i) or self._handle_step(leg.origin))
+            steps += shared.after_handling(route, i)
             if isinstance(leg, RoadLeg):
                 seg = leg.segment
-                if seg.id in self.tracks:
-                    steps.append((self.drive_track, (seg, self.segment_place[seg.id], leg.origin)))
-                else:
-                    steps.append((self.drive, (seg, self.segment_place[seg.id], self.gate(seg, leg.origin))))
+                steps.append(shared.drive_step(seg, leg.origin)
+                             or (self.drive, (seg, self.segment_place[seg.id], self.gate(seg, leg.origin))))
             else:
                 steps.append((self.ride, (self.lines[leg.line.id], leg.board, leg.alight)))
-        i = len(route.legs)
-        steps += self._yard_in_steps(route, i)
+        end = len(route.legs)
+        steps += shared.before_handling(route, end)
         if self.network.handles(route.nodes[-1], True):
-            steps.append(self._handle_step(route.nodes[-1], route, i))
-        steps += self._stop_steps(route, i)
+            steps.append(shared.handle_step(route, end) or self._handle_step(route.nodes[-1]))
+        steps += shared.after_handling(route, end)
         return steps
 
-    def _handle_step(self, node_id: str, route: Route | None = None, i: int = 0) -> tuple:
-        handling = self.network.nodes[node_id].handling
-        if isinstance(handling.time_h, dict) and route is not None:
-            key = self._pair_key(handling, route, i)
-            return (self.handle_timed, (self.facilities[node_id], self.node_place[node_id],
-                                        int(self.handling_stage(node_id)), self.pair_samplers[(node_id, key)]))
+    def _handle_step(self, node_id: str) -> tuple:
         return (self.handle, (self.facilities[node_id], self.node_place[node_id], int(self.handling_stage(node_id))))
-
-    @staticmethod
-    def _pair_key(handling, route: Route, i: int) -> str:
-        """The `time_h` key for a shipment at the node where leg i starts (i = len: the destination)."""
-        from_mode = route.legs[i - 1].mode if i > 0 else None
-        to_mode = route.legs[i].mode if i < len(route.legs) else None
-        if from_mode is not None and to_mode is not None and f"{from_mode}>{to_mode}" in handling.time_h:
-            return f"{from_mode}>{to_mode}"
-        return "default"
-
-    def _yard_in_steps(self, route: Route, i: int) -> list[tuple]:
-        """A stopping box takes yard room unless a vehicle unloaded it there (it then already has it)."""
-        node_id = route.nodes[0] if i == 0 else route.legs[i - 1].destination
-        if node_id not in self.yards or not (i == len(route.legs) or changes_vehicle(route.legs, i)):
-            return []
-        if i > 0 and isinstance(route.legs[i - 1], RideLeg):
-            return []
-        return [(self.yard_in, (self.yards[node_id], self.node_place[node_id]))]
-
-    def _stop_steps(self, route: Route, i: int) -> list[tuple]:
-        """After handling where a shipment stops: the node's dwell, then leaving its yard by road."""
-        node_id = route.nodes[0] if i == 0 else route.legs[i - 1].destination
-        if not (i == len(route.legs) or changes_vehicle(route.legs, i)):
-            return []
-        steps = []
-        if node_id in self.node_dwell:
-            steps.append((self.dwell, (self.node_dwell[node_id], self.node_place[node_id],
-                                       int(self.handling_stage(node_id)))))
-        if node_id in self.yards and (i == len(route.legs) or isinstance(route.legs[i], RoadLeg)):
-            steps.append((self.yard_out, (self.yards[node_id], self.node_place[node_id])))
-        return steps
-
-    def yard_in(self, shipment: int, teu: float, yard: Yard, place: int):
-        return yard_in(self, shipment, teu, yard, place)
-
-    def yard_out(self, shipment: int, teu: float, yard: Yard, place: int):
-        return yard_out(self, shipment, teu, yard, place)
-
-    def dwell(self, shipment: int, teu: float, sample, place: int, stage: int):
-        return dwell(self, shipment, teu, sample, place, stage)
 
     def journey(self, shipment: int, plan: list[tuple], teu: float):
         """Carry one shipment along its route, recording each stage."""
@@ -327,30 +245,6 @@ class CorridorModel:
         if started_h > arrived_h:
             self.recorder.stage(shipment, QUEUE, place, arrived_h, started_h)
         self.recorder.stage(shipment, stage, place, started_h, env.now)
-
-    def handle_timed(self, shipment: int, teu: float, facility: Facility, place: int, stage: int, sample):
-        """`handle`, with the service time drawn for this mode pair."""
-        env = self.env
-        arrived_h = env.now
-        wait = facility.request()
-        if wait is not None:
-            yield wait
-        started_h = env.now
-        yield env.timeout(sample())
-        facility.release()
-        if started_h > arrived_h:
-            self.recorder.stage(shipment, QUEUE, place, arrived_h, started_h)
-        self.recorder.stage(shipment, stage, place, started_h, env.now)
-
-    def drive_track(self, shipment: int, teu: float, segment: Segment, place: int, from_node: str):
-        """Drive a one-lane segment (`tracks: 1`), worked alternately: wait for it, then cross."""
-        env = self.env
-        arrived_h = env.now
-        passage = yield from self.enter_segment(segment, from_node)
-        self.recorder.stage(shipment, WAIT, place, arrived_h, env.now)
-        start_h = env.now
-        yield from self.run_segment(segment, passage, self.running_time_h(segment))
-        self.recorder.stage(shipment, TRAVEL, place, start_h, env.now)
 
     def drive(self, shipment: int, teu: float, segment: Segment, place: int, gate: SegmentGate | None):
         """Drive a road segment on the shipment's own truck, after queueing for a path if limited."""
@@ -413,18 +307,7 @@ class CorridorModel:
             gate.reset_statistics()
         for state in self.lines.values():
             state.reset_statistics()
-        for part in (*self.tracks.values(), *self.berths.values(), *self.yards.values()):
-            part.reset_statistics()
-        if self.background is not None:
-            self.background.reset_statistics()
-
-    def _sample_berths(self):
-        """Berth queue lengths once a day after the warm-up: their trend tells a growing backlog."""
-        yield self.env.timeout(self.warmup_h)
-        while True:
-            for berths in self.berths.values():
-                berths.queue_samples.append(len(berths.queue))
-            yield self.env.timeout(SAMPLE_EVERY_H)
+        self.shared.reset_statistics()
 
     def _sample(self):
         while True:
@@ -478,24 +361,8 @@ class CorridorModel:
             samples_h=np.asarray(self.samples_h),
             queue_samples={n: np.asarray(v, dtype=np.int32) for n, v in self.queue_samples.items()},
             places=self.places,
-            extra=self._shared_statistics(),
+            extra=self.shared.statistics(),
         )
-
-    def _shared_statistics(self) -> dict:
-        """Statistics of single tracks, berths, yards and background traffic (empty if none)."""
-        extra = {}
-        if self.tracks:
-            extra["tracks"] = {sid: t.statistics() for sid, t in self.tracks.items()}
-        if self.berths:
-            extra["berths"] = {nid: b.statistics() for nid, b in self.berths.items()}
-        if self.yards:
-            extra["yards"] = {nid: y.statistics() for nid, y in self.yards.items()}
-        if self.background is not None:
-            bg = self.background
-            extra["background"] = {"arrivals": dict(bg.arrivals), "facility_arrivals": dict(bg.facility_arrivals),
-                                   "segment_entries": dict(bg.segment_entries),
-                                   "span_h": self.env.now - self.warmup_h}
-        return extra
 
 
 def run_replication(scenario: Scenario, replication: int, seed: int | None = None,
