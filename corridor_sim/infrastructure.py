@@ -97,6 +97,55 @@ def shared_summary(outputs, measured_days: float) -> tuple[dict, dict]:
     return nodes, segments
 
 
+def format_lines(outputs, measured_days: float) -> list[str]:
+    """The shared-infrastructure part of the tables printed by `corridor-sim run` (empty if unused)."""
+    if not any(o.extra for o in outputs):
+        return []
+    nodes, segments = shared_summary(outputs, measured_days)
+    lines = []
+    berths = {k: v for k, v in nodes.items() if "berth_utilization" in v}
+    if berths:
+        lines += ["", "Berths"]
+        head = f"{'node':<14} {'berths':>6} {'util':>6} {'calls/d':>8} {'wait_h':>8} {'stable':>6}"
+        lines += [head, "-" * len(head)]
+        for nid, v in berths.items():
+            lines.append(f"{nid:<14} {v['berths']:6d} {v['berth_utilization']:6.2f} {v['berth_calls_per_day']:8.2f} "
+                         f"{v['berth_mean_wait_h']:8.1f} {'yes' if v['berth_stable'] else 'NO':>6}")
+    yards = {k: v for k, v in nodes.items() if "yard_teu" in v}
+    if yards:
+        lines += ["", "Yards (TEU)"]
+        head = f"{'node':<14} {'room':>7} {'mean':>7} {'peak':>7} {'full':>6}"
+        lines += [head, "-" * len(head)]
+        for nid, v in yards.items():
+            lines.append(f"{nid:<14} {v['yard_teu']:7.0f} {v['yard_mean_occupancy_teu']:7.1f} "
+                         f"{v['yard_peak_occupancy_teu']:7.0f} {v['yard_share_time_full']:6.2f}")
+    tracks = {k: v for k, v in segments.items() if v.get("tracks") == 1}
+    if tracks:
+        lines += ["", "Single track (both directions)"]
+        head = f"{'segment':<18} {'sections':>8} {'occupied':>8} {'veh/day':>8} {'meets/d':>8} {'wait_h':>8}"
+        lines += [head, "-" * len(head)]
+        for sid, v in tracks.items():
+            lines.append(f"{sid:<18} {v['sections']:8d} {v['occupation_share']:8.2f} {v['vehicles_per_day']:8.1f} "
+                         f"{v['meets_per_day']:8.1f} {v['mean_wait_h']:8.1f}")
+    background = {k: v for k, v in nodes.items() if "background_arrivals_per_day" in v}
+    if background:
+        lines += ["", "Background traffic (vehicles per day passing; share of a facility's arrivals)"]
+        for nid, v in background.items():
+            share = v.get("background_share")
+            lines.append(f"{nid:<14} {v['background_arrivals_per_day']:8.1f}" + (f" {share:6.2f}" if share is not None else ""))
+    return lines
+
+
+def busiest_candidates(outputs) -> list[tuple[str, float]]:
+    """Berth groups (by utilisation) and single tracks (by occupation) to weigh against facilities."""
+    extras = [o.extra for o in outputs]
+    out = []
+    for kind, label, key in (("berths", "berths", "utilization"), ("tracks", "single track", "occupation_share")):
+        for name in sorted({n for e in extras for n in e.get(kind, {})}):
+            out.append((f"{label} {name}", _mean([e[kind][name][key] for e in extras if name in e.get(kind, {})])))
+    return out
+
+
 def merge_into(summary_nodes: dict, summary_segments: dict, outputs, measured_days: float) -> None:
     """Add the shared-infrastructure figures to the summary's node and segment entries (in place)."""
     if not any(o.extra for o in outputs):

@@ -26,7 +26,7 @@ from scipy.special import stdtrit
 from corridor_sim.engine.model import ReplicationOutput
 from corridor_sim.engine.records import STAGE_NAMES, Stage
 from corridor_sim.errors import UsageError
-from corridor_sim.infrastructure import merge_into
+from corridor_sim.infrastructure import busiest_candidates, format_lines, merge_into
 from corridor_sim.network import CorridorNetwork, RideLeg, Route, changes_vehicle
 from corridor_sim.scenario.schema import Scenario
 
@@ -343,6 +343,7 @@ class Results:
         candidates += [(f"segment {r.gate}", r.utilization) for r in self.segments.itertuples()]
         candidates += [(f"service {r.service}", r.mean_load_factor) for r in self.services.itertuples()
                        if not math.isnan(r.mean_load_factor)]
+        candidates += busiest_candidates(self.outputs)  # berths and single tracks, where used
         return max(candidates, key=lambda c: c[1]) if candidates else ("", math.nan)
 
     # ------------------------------------------------------------------ summary.json
@@ -428,6 +429,7 @@ class Results:
             lines += [head, "-" * len(head)]
             for r in self.segments.itertuples():
                 lines.append(f"{r.gate:<24} {r.capacity_per_day:8.1f} {r.vehicles_per_day:8.1f} {r.utilization:6.2f} {r.queue_at_end:6.0f}")
+        lines += format_lines(self.outputs, self.measured_days)  # berths, yards, single track, background
         busiest, util = self.busiest_facility()
         lines += ["", f"Busiest: {busiest} (utilisation {util:.2f})"]
         return "\n".join(lines)

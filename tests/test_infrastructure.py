@@ -279,3 +279,35 @@ def test_a_full_yard_blocks_and_loses_nothing():
         assert low - 0.5 <= f["demand_teu_per_day"] <= high + 0.5
     node = summary["nodes"]["RT"]
     assert node["yard_peak_occupancy_teu"] == 30.0 and 0 < node["yard_mean_occupancy_teu"] < 30
+
+
+# ---------------------------------------------------------------------- the command line and summary.json
+
+
+def test_run_writes_the_shared_infrastructure_contract_keys(tmp_path, capsys):
+    """`corridor-sim run` writes berth, yard, background and single-track figures into summary.json and prints them."""
+    import json
+
+    import yaml
+
+    from corridor_sim.cli import main
+
+    data = copy.deepcopy(scenario("berths.yaml").data())
+    data["network"]["nodes"][0]["yard_teu"] = 500
+    data["network"]["segments"][0]["tracks"] = 1
+    path = tmp_path / "shared.yaml"
+    path.write_text(yaml.safe_dump(data))
+    assert main(["run", str(path), "--out", str(tmp_path / "r"), "--jobs", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "Berths" in printed and "Single track" in printed and "Yards" in printed
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    p1 = summary["nodes"]["P1"]
+    for key in ("berth_utilization", "berth_mean_wait_h", "berth_stable", "background_arrivals_per_day",
+                "yard_mean_occupancy_teu", "yard_peak_occupancy_teu", "yard_share_time_full"):
+        assert key in p1, key
+    assert p1["background_arrivals_per_day"] == pytest.approx(1.0, abs=0.02)
+    sea = summary["segments"]["SEA"]
+    # Two 10 h passages a day, the same way (they may overlap, following at headway 0).
+    assert sea["tracks"] == 1 and sea["vehicles_per_day"] == pytest.approx(2.0, abs=0.05)
+    assert 10 / 24 <= sea["occupation_share"] <= 2 * 10 / 24 + 0.01
+    assert sea["background_share"] == pytest.approx(0.5, abs=0.01)

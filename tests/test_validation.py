@@ -98,6 +98,8 @@ CASES: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
         (CHILD, "background[0].route[2]", ("route does not exist", "no road segment runs from GAUGE to HUB"))],
     "mode_pair_unknown_mode.yaml": [
         (CHILD, "network.nodes[6].handling.time_h.sea>rial", ("unknown mode 'rial'", "did you mean 'rail'"))],
+    "yard_smaller_than_vehicle.yaml": [
+        (CHILD, "network.nodes[2].yard_teu", ("40 TEU is less than service IR_TRAIN", "capacity_teu 90"))],
     "several_schema_faults.yaml": [
         (CHILD, "network.nodes[1].handling.servers", ("greater than or equal to 1",)),
         (CHILD, "network.segments[2].length_km", ("greater than 0",)),

@@ -5,8 +5,9 @@ come first served. Every call of a vehicle of the berths' mode (vessels at a por
 elsewhere: loading tracks; `mode` overrides) occupies one berth for `fixed_h` plus the TEU it
 unloads and loads there divided by `teu_per_hour`. A call is: wait for a berth; unload (the fixed
 time and the TEU off); the boxes alight; load the boxes that board; leave the berth. The time counts
-on the vehicle and so on everyone aboard (as dwell) or waiting for it (as wait); an alighting box
-records its wait for the berth as queue and its unloading as handling at the node.
+on the vehicle and so on everyone aboard (as dwell while it waits and unloads, as wait while it
+loads) or waiting for it (as wait); an alighting box records its wait for the berth as queue and
+its unloading as handling at the node.
 
 **Yards.** `yard_teu` bounds the boxes standing at a node: a box is in the yard from when it arrives
 there to stop (created there, unloaded, or brought by truck) until it leaves (loaded onto a vehicle,

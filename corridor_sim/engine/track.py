@@ -33,8 +33,8 @@ Saturated from both ends, a one-section track therefore carries one vehicle each
 Scott's formula 1440 / (T + t) x E with the block time t = switch_h and efficiency E = 1.
 
 Statistics: the share of time each section is occupied (averaged over sections), the vehicles that
-entered, how many of them were background traffic, the meets (a vehicle held because an opposing
-vehicle had the section) and the total time spent waiting for a path.
+entered, how many of them were background traffic, the meets (a vehicle held where an opposing
+vehicle is on the section or waits for it) and the total time spent waiting for a path.
 """
 
 from __future__ import annotations
@@ -132,8 +132,9 @@ class SingleTrack:
             self._grant(place, d)
             return
         section = self._section(place, d)
-        if self.inside[section] and self.dir[section] == -d:
-            self.meets += 1
+        other = (section + 1, -1) if d > 0 else (section, 1)
+        if (self.inside[section] and self.dir[section] == -d) or self.waiting[other]:
+            self.meets += 1  # held for an opposing vehicle: on the section, or waiting with the right of way
         event = self.env.event()
         queue.append(event)
         self._scan()

@@ -105,6 +105,8 @@ def _check_services(scenario: Scenario, network: CorridorNetwork, add) -> None:
 def _check_flows(scenario: Scenario, network: CorridorNetwork, add) -> None:
     from corridor_sim.network import RouteError
 
+    yards = {n.id: n.yard_teu for n in scenario.network.nodes if n.yard_teu is not None}
+
     nodes = network.nodes
     for i, flow in enumerate(scenario.demand):
         bad = False
@@ -134,7 +136,7 @@ def _check_flows(scenario: Scenario, network: CorridorNetwork, add) -> None:
                     bad = True
             if not bad:
                 try:
-                    _check_fits(flow, network.legs_for_path(list(path)), f"demand[{i}].shipment_teu", add)
+                    _check_fits(flow, network.legs_for_path(list(path)), f"demand[{i}].shipment_teu", add, yards)
                 except RouteError as exc:
                     add(prefix, str(exc))
         if not bad and not paths:
@@ -143,11 +145,18 @@ def _check_flows(scenario: Scenario, network: CorridorNetwork, add) -> None:
             except RouteError as exc:
                 add(f"demand[{i}].destination", str(exc))
             else:
-                _check_fits(flow, route.legs, f"demand[{i}].shipment_teu", add)
+                _check_fits(flow, route.legs, f"demand[{i}].shipment_teu", add, yards)
 
 
-def _check_fits(flow, legs, path: str, add) -> None:
-    """A consignment larger than a vehicle on its route would block that line's queue for ever."""
+def _check_fits(flow, legs, path: str, add, yards: dict[str, float]) -> None:
+    """A consignment larger than a vehicle, or a yard, on its route would block that queue for ever."""
+    for leg in legs:
+        for node in (leg.origin, leg.destination):
+            yard_teu = yards.get(node)
+            if yard_teu is not None and flow.shipment_teu > yard_teu:
+                add(path, f"{flow.shipment_teu:g} TEU does not fit in the yard at {node} (yard_teu {yard_teu:g}) "
+                          f"on the flow's route")
+                return
     for leg in legs:
         line = getattr(leg, "line", None)
         if line is not None and flow.shipment_teu > line.service.capacity_teu:
