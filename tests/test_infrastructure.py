@@ -21,7 +21,7 @@ from corridor_sim.engine import run_replication
 from corridor_sim.engine.records import Stage
 from corridor_sim.experiments import run
 from corridor_sim.network import CorridorNetwork
-from corridor_sim.queueing import mmc_wait_h
+from corridor_sim.queueing import md1_wait_h, mmc_wait_h
 from corridor_sim.scenario import scenario_from_dict
 
 HERE = Path(__file__).parent / "scenarios" / "infrastructure"
@@ -206,6 +206,18 @@ def test_two_calls_a_day_needing_more_than_24_berth_hours_are_unstable(teu, stab
     else:
         assert node["berth_utilization"] == pytest.approx(2 * 9 / 24, abs=0.01)
         assert node["berth_mean_wait_h"] < 9
+
+
+@pytest.mark.slow
+def test_berth_wait_of_poisson_calls_is_md1():
+    """Poisson calls (2 a day) of a fixed 6 h at one berth wait as M/D/1: rho S / (2 (1 - rho)) = 3 h."""
+    sc = scenario("berths.yaml", **{"demand": [], "services": [], "background.0.arrivals": "poisson",
+                                    "background.0.vehicles_per_day": 2, "simulation.horizon_days": 3005,
+                                    "simulation.replications": 20})
+    res = run(sc, jobs=1)
+    waits = [o.extra["berths"]["P1"]["wait_sum_h"] / o.extra["berths"]["P1"]["waits"] for o in res.outputs]
+    assert_theory("M/D/1 berth wait h", waits, md1_wait_h(2 / 24, 2.0 + 100 / 25))
+    assert res.summary()["nodes"]["P1"]["berth_mean_wait_h"] == pytest.approx(float(np.mean(waits)))
 
 
 def test_berth_time_counts_on_shipments_aboard():
