@@ -144,6 +144,21 @@ class Route:
         return sum(s.length_km for leg in self.legs for s in leg.segments)
 
 
+def handling_time(handling, from_mode: str | None, to_mode: str | None):
+    """The handling time distribution for freight arriving by `from_mode` and leaving by `to_mode`.
+
+    `handling.time_h` is one distribution, or a mapping keyed `"<from mode>><to mode>"` with a
+    `default`; the default applies to pairs not listed and where a shipment starts or ends (one of
+    the modes is None).
+    """
+    time_h = handling.time_h
+    if not isinstance(time_h, dict):
+        return time_h
+    if from_mode is not None and to_mode is not None:
+        return time_h.get(f"{from_mode}>{to_mode}", time_h["default"])
+    return time_h["default"]
+
+
 def changes_vehicle(legs: tuple[Leg, ...] | list[Leg], i: int) -> bool:
     """Whether a shipment starts or changes vehicle where leg i starts (a truck drives on)."""
     return i == 0 or not (isinstance(legs[i - 1], RoadLeg) and isinstance(legs[i], RoadLeg))
@@ -203,8 +218,14 @@ class CorridorNetwork:
         h = self.nodes[node_id].handling
         return h is not None and (transfer or h.applies == "always")
 
-    def _handling_h(self, node_id: str, transfer: bool) -> float:
-        return mean_of(self.nodes[node_id].handling.time_h) if self.handles(node_id, transfer) else 0.0
+    def _handling_h(self, node_id: str, transfer: bool, from_mode: str | None = None,
+                    to_mode: str | None = None) -> float:
+        """Mean handling time at a node on this passage, plus its `dwell_h` where the shipment stops."""
+        node = self.nodes[node_id]
+        mean_h = mean_of(handling_time(node.handling, from_mode, to_mode)) if self.handles(node_id, transfer) else 0.0
+        if transfer and node.dwell_h:
+            mean_h += mean_of(node.dwell_h)
+        return mean_h
 
     def expected_leg(self, leg: Leg) -> Expected:
         """Expected running and waiting time of a leg, and handling at its intermediate nodes."""
@@ -215,7 +236,7 @@ class CorridorNetwork:
             exp.wait_h += self.pool_wait_h(*leg.pool_key)
             inner = leg.nodes[1:-1]
             exp.travel_h += len(inner) * mean_of(leg.line.service.dwell_h)
-            exp.handling_h += sum(self._handling_h(n, False) for n in inner)
+            exp.handling_h += sum(self._handling_h(n, False, leg.mode, leg.mode) for n in inner)
         return exp
 
     def expected_route(self, route: Route) -> None:
@@ -227,7 +248,8 @@ class CorridorNetwork:
         route.leg_expected = []
         for i, leg in enumerate(route.legs):
             exp = self.expected_leg(leg)
-            exp.handling_h += self._handling_h(leg.origin, changes_vehicle(route.legs, i))
+            arrived_by = route.legs[i - 1].mode if i > 0 else None
+            exp.handling_h += self._handling_h(leg.origin, changes_vehicle(route.legs, i), arrived_by, leg.mode)
             route.leg_expected.append(exp)
         route.leg_expected.append(Expected(handling_h=self._handling_h(route.nodes[-1], True)))
         route.expected = Expected(
@@ -402,7 +424,7 @@ class CorridorNetwork:
         for a, b, data in self.graph.edges(data=True):
             seg = data["segment"]
             w = seg.length_km / seg.speed_kmh + mean_of(seg.delay_h)
-            w += self._handling_h(b, False)
+            w += self._handling_h(b, False, seg.mode, seg.mode)
             if not g.has_edge(a, b) or g[a][b]["weight"] > w:
                 g.add_edge(a, b, weight=w)
         return g

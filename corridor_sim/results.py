@@ -38,6 +38,7 @@ from corridor_sim.engine.fleets import STATE_NAMES
 from corridor_sim.engine.model import ReplicationOutput
 from corridor_sim.engine.records import STAGE_NAMES, Stage
 from corridor_sim.errors import UsageError
+from corridor_sim.infrastructure import busiest_candidates, format_lines, merge_into
 from corridor_sim.network import CorridorNetwork, RideLeg, Route, changes_vehicle
 from corridor_sim.scenario.schema import Scenario
 from corridor_sim.stability import monthly_facility, stability
@@ -496,6 +497,7 @@ class Results:
         when_full = {s.id for s in self.scenario.services if s.fleet is not None and not hasattr(s.departures, "every_h")}
         candidates += [(f"service {r.service}{fleet[r.service]}", r.fleet_utilization)
                        for r in self.services.itertuples() if r.service in when_full and not math.isnan(r.fleet_utilization)]
+        candidates += busiest_candidates(self.outputs)  # berths and single tracks, where used
         return max(candidates, key=lambda c: c[1]) if candidates else ("", math.nan)
 
     # ------------------------------------------------------------------ summary.json
@@ -548,6 +550,7 @@ class Results:
                              "open_fraction": _json_number(r.open_fraction),
                              "stable": bool(r.stable), "backlog_growth_per_day": _json_number(r.backlog_growth_per_day)}
                     for r in self.segments.itertuples()}
+        merge_into(nodes, segments, self.outputs, self.measured_days)  # berths, yards, single track, background
         busiest, util = self.busiest_facility()
         return {
             "scenario": self.scenario.name, "seed": self.seed, "replications": self.replications,
@@ -643,6 +646,7 @@ class Results:
             for r in self.segments.itertuples():
                 lines.append(f"{r.gate:<24} {r.capacity_per_day:8.1f} {r.vehicles_per_day:8.1f} {r.utilization:6.2f} "
                              f"{r.utilization_nominal:8.2f} {r.queue_at_end:6.0f}")
+        lines += format_lines(self.outputs, self.measured_days)  # berths, yards, single track, background
         busiest, util = self.busiest_facility()
         lines += ["", f"Busiest: {busiest} (utilisation {util:.2f})"]
         lines += self.warnings()

@@ -131,6 +131,18 @@ CASES: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
         (CHILD, "disruptions[2]", ("needs a window", "season: {from, to}", "dates: {from, to}"))],
     "every_days_with_season.yaml": [
         (CHILD, "disruptions[2].every_days", ("repeats a start_day/end_day window",))],
+    "single_track_zero_sections.yaml": [
+        (CHILD, "network.segments[2].sections", ("greater than or equal to 1", "got 0", "(line 5)"))],
+    "single_track_keys_on_double_track.yaml": [
+        (CHILD, "network.segments[2].sections", ("applies to a single-track segment (tracks: 1)",))],
+    "berths_without_rate.yaml": [
+        (CHILD, "network.nodes[0].berths.teu_per_hour", ("required key is missing",))],
+    "background_route_missing.yaml": [
+        (CHILD, "background[0].route[2]", ("route does not exist", "no road segment runs from GAUGE to HUB"))],
+    "mode_pair_unknown_mode.yaml": [
+        (CHILD, "network.nodes[6].handling.time_h.sea>rial", ("unknown mode 'rial'", "did you mean 'rail'"))],
+    "yard_smaller_than_vehicle.yaml": [
+        (CHILD, "network.nodes[2].yard_teu", ("40 TEU is less than service IR_TRAIN", "capacity_teu 90"))],
     "several_schema_faults.yaml": [
         (CHILD, "network.nodes[1].handling.servers", ("greater than or equal to 1",)),
         (CHILD, "network.segments[2].length_km", ("greater than 0",)),

@@ -27,8 +27,9 @@ from corridor_sim.engine.fleets import build_fleets, fleet_outputs
 from corridor_sim.engine.pools import Pools
 from corridor_sim.engine.records import Recorder, Stage, SummaryRecorder
 from corridor_sim.engine.services import LineState, ServiceRunner, Waiting
+from corridor_sim.engine.shared import SharedInfrastructure
 from corridor_sim.engine.streams import stream
-from corridor_sim.network import CorridorNetwork, RideLeg, RoadLeg, Route, changes_vehicle
+from corridor_sim.network import CorridorNetwork, RideLeg, RoadLeg, Route, changes_vehicle, handling_time
 from corridor_sim.scenario.schema import Scenario, Segment
 
 HOURS_PER_YEAR = 365.0 * 24.0
@@ -86,7 +87,7 @@ class CorridorModel:
             if node.handling is not None:
                 rng = self._rng(f"handling:{node.id}")
                 self.facilities[node.id] = Facility(self.env, node.id, node.handling.servers,
-                                                    sampler_of(node.handling.time_h, rng),
+                                                    sampler_of(handling_time(node.handling, None, None), rng),
                                                     window_h=(self.warmup_h, self.horizon_h))
         self.gates: dict[tuple[str, str], SegmentGate] = {}
         self.delay_samplers = {}
@@ -96,8 +97,13 @@ class CorridorModel:
             self.delay_samplers[seg.id] = sampler_of(seg.delay_h, self._rng(f"delay:{seg.id}")) if seg.delay_h else None
             disrupted = any(d.target == seg.id for d in scenario.disruptions)
             if seg.capacity_per_day is not None or disrupted:
+                # On a single track one budget of paths serves both directions.
+                shared = SegmentGate(self.env, seg.id, seg.capacity_per_day) if seg.tracks == 1 else None
                 for a in (seg.from_, seg.to) if seg.bidirectional else (seg.from_,):
-                    self.gates[(seg.id, a)] = SegmentGate(self.env, f"{seg.id}@{a}", seg.capacity_per_day)
+                    self.gates[(seg.id, a)] = shared or SegmentGate(self.env, f"{seg.id}@{a}", seg.capacity_per_day)
+        # Single track, berths, yards, node dwell, handling by mode pair, background (shared.py).
+        self.shared = SharedInfrastructure(self, nodes, segments)
+        self.stop_calls = self.shared.stop_calls
 
         self.runner = ServiceRunner(self)
         self.lines: dict[str, LineState] = {}
@@ -163,6 +169,32 @@ class CorridorModel:
     def gate(self, segment: Segment, from_node: str) -> SegmentGate | None:
         return self.gates.get((segment.id, from_node))
 
+    def vehicle_handling_time_h(self, node_id: str, mode: str) -> float:
+        """A draw of the handling time of a whole vehicle of this mode passing a node."""
+        if isinstance(self.network.nodes[node_id].handling.time_h, dict):
+            return self.shared.vehicle_handling_time_h(node_id, mode)
+        return self.facilities[node_id].sample_service_time_h()
+
+    def enter_segment(self, segment: Segment, from_node: str, background: bool = False):
+        """Queue for a path into a segment (its gate) and, on a single track, its first section.
+
+        A generator, for every vehicle entering a segment; returns what `run_segment` continues.
+        """
+        gate = self.gates.get((segment.id, from_node))
+        if gate is not None:
+            yield gate.enter()
+        track = self.shared.tracks.get(segment.id)
+        if track is None:
+            return None
+        return (yield from track.enter(track.direction(from_node), background))
+
+    def run_segment(self, segment: Segment, passage, time_h: float):
+        """Run a segment entered with `enter_segment` (section by section on a single track)."""
+        if passage is None:
+            yield self.env.timeout(time_h)
+        else:
+            yield from self.shared.tracks[segment.id].run(passage, time_h)
+
     def running_time_h(self, segment: Segment) -> float:
         time_h = segment.length_km / segment.speed_kmh
         delay = self.delay_samplers[segment.id]
@@ -200,17 +232,23 @@ class CorridorModel:
 
         Worked out once per route, so a shipment's journey does no lookups.
         """
-        steps = []
+        steps, shared = [], self.shared
         for i, leg in enumerate(route.legs):
+            steps += shared.before_handling(route, i)
             if self.network.handles(leg.origin, changes_vehicle(route.legs, i)):
-                steps.append(self._handle_step(leg.origin))
+                steps.append(shared.handle_step(route, i) or self._handle_step(leg.origin))
+            steps += shared.after_handling(route, i)
             if isinstance(leg, RoadLeg):
                 seg = leg.segment
-                steps.append((self.drive, (seg, self.segment_place[seg.id], self.gate(seg, leg.origin))))
+                steps.append(shared.drive_step(seg, leg.origin)
+                             or (self.drive, (seg, self.segment_place[seg.id], self.gate(seg, leg.origin))))
             else:
                 steps.append((self.ride, (self.pools.group(leg.pool_key), leg.destination)))
+        end = len(route.legs)
+        steps += shared.before_handling(route, end)
         if self.network.handles(route.nodes[-1], True):
-            steps.append(self._handle_step(route.nodes[-1]))
+            steps.append(shared.handle_step(route, end) or self._handle_step(route.nodes[-1]))
+        steps += shared.after_handling(route, end)
         return steps
 
     def _handle_step(self, node_id: str) -> tuple:
@@ -275,9 +313,9 @@ class CorridorModel:
             self.facilities[target].scale(factor, on)
             return
         if target in self.segment_extra:
-            for (seg_id, _), gate in self.gates.items():
-                if seg_id == target:
-                    gate.scale(factor, on)
+            # A single track's two directions share one gate: scale each gate once.
+            for gate in {id(g): g for (seg_id, _), g in self.gates.items() if seg_id == target}.values():
+                gate.scale(factor, on)
             if extra is not None:
                 (self.segment_extra[target].append if on else self.segment_extra[target].remove)(extra)
             return
@@ -297,6 +335,7 @@ class CorridorModel:
             gate.reset_statistics()
         for state in self.lines.values():
             state.reset_statistics()
+        self.shared.reset_statistics()
 
     def _sample(self):
         """Daily samples: facility queues (and their cumulative areas, which give monthly figures
@@ -395,7 +434,8 @@ class CorridorModel:
         return {"facilities": {n: f.statistics() for n, f in self.facilities.items()}, "lines": lines,
                 "gates": gates,
                 "extra": {"fleets": fleet_outputs(self),
-                          "empties": self.empties.statistics() if self.empties is not None else {}}}
+                          "empties": self.empties.statistics() if self.empties is not None else {},
+                          **self.shared.statistics()}}
 
     def _level_arrays(self, samples_h: np.ndarray) -> dict:
         """The daily level samples as arrays keyed by element (see `_sample`)."""

@@ -88,7 +88,7 @@ class Recorder(_Cohort):
         return index
 
     def stage(self, shipment: int, stage: int, place: int, start_h: float, end_h: float) -> None:
-        if end_h <= start_h:
+        if end_h <= start_h or shipment < 0:  # an empty box (engine/empties.py) is not recorded
             return
         self.stage_totals[shipment * N_STAGES + stage] += end_h - start_h
         if self.keep_stages:
@@ -174,7 +174,7 @@ class SummaryRecorder(_Cohort):
         return index
 
     def stage(self, shipment: int, stage: int, place: int, start_h: float, end_h: float) -> None:
-        if end_h > start_h:
+        if end_h > start_h and shipment >= 0:  # an empty box (engine/empties.py) is not recorded
             self.active[shipment][4 + stage] += end_h - start_h
 
     def delivered(self, shipment: int, now_h: float) -> None:

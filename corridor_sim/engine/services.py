@@ -237,8 +237,11 @@ class ServiceRunner:
         log: list[tuple[float, float, float, float, float]] = []
         delay = model.service_extra_delay(state)
         last = len(line.stops) - 1
+        calls = model.stop_calls.get(line.id)  # berths or yards on the line (terminals.py)
         for k, node in enumerate(line.stops):
             arrive_h = env.now
+            if calls and calls[k]:
+                yield from calls[k].arrive(onboard, k, k == last)
             if k > 0:
                 staying = []
                 for w in onboard:
@@ -262,7 +265,7 @@ class ServiceRunner:
                 if wait is not None:
                     yield wait
                 start_h = env.now
-                yield env.timeout(facility.sample_service_time_h())
+                yield env.timeout(model.vehicle_handling_time_h(node, line.service.mode))
                 facility.release()
                 end_h = env.now
             if k > 0:
@@ -272,13 +275,13 @@ class ServiceRunner:
             ready_h = env.now
             load = board(state.boards[k], k, state.alights[k], load, capacity_teu, onboard)
             peak = max(peak, load)
-            gate = model.gate(line.segments[k], node)
-            if gate is not None:
-                yield gate.enter()
+            if calls and calls[k]:
+                yield from calls[k].depart(onboard, k)
+            segment = line.segments[k]
+            passage = yield from model.enter_segment(segment, node)  # its gate; a single track
             depart_h = env.now
             log.append((arrive_h, start_h, end_h, ready_h, depart_h))
-            segment = line.segments[k]
-            yield env.timeout(model.running_time_h(segment) + (delay if k == 0 else 0.0))
+            yield from model.run_segment(segment, passage, model.running_time_h(segment) + (delay if k == 0 else 0.0))
         if env.now >= model.warmup_h and capacity_teu > 0:  # an empty run (fleets.py) offers nothing
             state.departures += 1
             state.load_factor_sum += peak / capacity_teu

@@ -43,6 +43,7 @@ def check(scenario: Scenario, file: str) -> list[Problem]:
         ("services", scenario.services),
         ("demand", scenario.demand),
         ("disruptions", scenario.disruptions),
+        ("background", scenario.background),
     ]
     for prefix, items in groups:
         for i, item in enumerate(items):
@@ -66,6 +67,8 @@ def check(scenario: Scenario, file: str) -> list[Problem]:
         _check_flows(scenario, network, add)
         _check_fleets(scenario, network, add)
         _check_empties(scenario, network, add)
+        _check_background(scenario, network, add)
+    _check_infrastructure(scenario, add)
 
     targets = {**{n.id: "node" for n in scenario.network.nodes},
                **{s.id: "segment" for s in scenario.network.segments},
@@ -114,6 +117,8 @@ def _check_services(scenario: Scenario, network: CorridorNetwork, add) -> None:
 def _check_flows(scenario: Scenario, network: CorridorNetwork, add) -> None:
     from corridor_sim.network import RouteError
 
+    yards = {n.id: n.yard_teu for n in scenario.network.nodes if n.yard_teu is not None}
+
     nodes = network.nodes
     service_ids = {s.id for s in scenario.services}
     for i, flow in enumerate(scenario.demand):
@@ -154,7 +159,7 @@ def _check_flows(scenario: Scenario, network: CorridorNetwork, add) -> None:
             if not bad:
                 try:
                     _check_fits(flow, network, network.legs_for_path(list(path), services),
-                                f"demand[{i}].shipment_teu", add)
+                                f"demand[{i}].shipment_teu", add, yards)
                 except RouteError as exc:
                     add(prefix, str(exc))
         if not bad and not paths:
@@ -163,11 +168,19 @@ def _check_flows(scenario: Scenario, network: CorridorNetwork, add) -> None:
             except RouteError as exc:
                 add(f"demand[{i}].destination", str(exc))
             else:
-                _check_fits(flow, network, route.legs, f"demand[{i}].shipment_teu", add)
+                _check_fits(flow, network, route.legs, f"demand[{i}].shipment_teu", add, yards)
 
 
-def _check_fits(flow, network, legs, path: str, add) -> None:
-    """A consignment larger than every vehicle of a ride's pool would block its queue for ever."""
+def _check_fits(flow, network, legs, path: str, add, yards: dict[str, float]) -> None:
+    """A consignment larger than a yard on its route, or than every vehicle of a ride's pool, would
+    block that queue for ever."""
+    for leg in legs:
+        for node in (leg.origin, leg.destination):
+            yard_teu = yards.get(node)
+            if yard_teu is not None and flow.shipment_teu > yard_teu:
+                add(path, f"{flow.shipment_teu:g} TEU does not fit in the yard at {node} (yard_teu {yard_teu:g}) "
+                          f"on the flow's route")
+                return
     for leg in legs:
         if getattr(leg, "line", None) is None:
             continue
@@ -234,3 +247,59 @@ def _check_empties(scenario: Scenario, network: CorridorNetwork, add) -> None:
             except RouteError as exc:
                 add(key, f"empty boxes cannot return along {' -> '.join(path)}: {exc}; give empty_route")
                 break
+
+
+MODES = ("rail", "road", "sea")
+
+
+def _check_infrastructure(scenario: Scenario, add) -> None:
+    """Single-track keys only on single track; handling times by mode pair name real modes."""
+    for i, seg in enumerate(scenario.network.segments):
+        if seg.tracks != 1:
+            for key, value, plain in (("sections", seg.sections, 1), ("headway_h", seg.headway_h, 0.0),
+                                      ("switch_h", seg.switch_h, 0.0)):
+                if value != plain:
+                    add(f"network.segments[{i}].{key}", f"{key} applies to a single-track segment (tracks: 1), "
+                                                        f"not to one with tracks: {seg.tracks}")
+    for i, node in enumerate(scenario.network.nodes):
+        if node.yard_teu is not None:
+            # A vehicle unloads all its boxes for the node at once; more than the yard holds could never go in.
+            for service in scenario.services:
+                unloads_at = service.stops if service.reverse else service.stops[1:]
+                if node.id in unloads_at and service.capacity_teu > node.yard_teu:
+                    add(f"network.nodes[{i}].yard_teu", f"{node.yard_teu:g} TEU is less than service {service.id} "
+                                                        f"may unload here at once (capacity_teu {service.capacity_teu:g})")
+                    break
+        time_h = node.handling.time_h if node.handling is not None else None
+        if not isinstance(time_h, dict):
+            continue
+        path = f"network.nodes[{i}].handling.time_h"
+        if "default" not in time_h:
+            add(path, "a handling time by mode pair needs a 'default' (for pairs not listed, and where "
+                      "shipments start or end)")
+        for key in time_h:
+            if key == "default":
+                continue
+            parts = key.split(">")
+            if len(parts) != 2:
+                add(f"{path}.{key}", f"a mode pair is written '<from mode>><to mode>' (e.g. 'road>rail'), not '{key}'")
+                continue
+            for part in parts:
+                if part not in MODES:
+                    add(f"{path}.{key}", _unknown("mode", part, MODES))
+
+
+def _check_background(scenario: Scenario, network: CorridorNetwork, add) -> None:
+    """A background route must exist: known nodes joined in order by segments of its mode."""
+    nodes = network.nodes
+    for i, item in enumerate(scenario.background):
+        bad = False
+        for j, node in enumerate(item.route):
+            if node not in nodes:
+                add(f"background[{i}].route[{j}]", _unknown("node", node, nodes))
+                bad = True
+        if bad:
+            continue
+        for j, (a, b) in enumerate(zip(item.route, item.route[1:])):
+            if not network.segments_between(a, b, item.mode):
+                add(f"background[{i}].route[{j + 1}]", f"the route does not exist: no {item.mode} segment runs from {a} to {b}")

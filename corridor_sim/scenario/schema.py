@@ -41,9 +41,24 @@ class Simulation(_Model):
         return calendar.iso_date(value)
 
 
+def _time_h_kind(value) -> str:
+    # A mapping without `dist` is a table by mode pair; anything else is one distribution.
+    if isinstance(value, dict) and "dist" not in value:
+        return "~by_mode_pair"
+    return "~distribution"
+
+
+HandlingTime = Annotated[
+    Union[Annotated[Distribution, Tag("~distribution")],
+          Annotated[dict[str, Distribution], Tag("~by_mode_pair")]],
+    Discriminator(_time_h_kind),
+]
+"""A handling time: one distribution, or a mapping `"<from mode>><to mode>"` -> distribution with a `default`."""
+
+
 class Handling(_Model):
     servers: int = Field(1, ge=1)
-    time_h: Distribution
+    time_h: HandlingTime
     applies: Literal["transfer", "always"] = "transfer"
     cost_usd_per_teu: float = Field(0.0, ge=0)
     co2_kg_per_teu: float = Field(0.0, ge=0)
@@ -58,10 +73,20 @@ class Node(_Model):
     country: str = ""
     handling: Optional[Handling] = None
     gauge_change: bool = False
+    dwell_h: Distribution = 0.0
+    berths: Optional["Berths"] = None
+    yard_teu: Optional[float] = Field(None, gt=0)
 
     @property
     def label(self) -> str:
         return self.name or self.id
+
+
+class Berths(_Model):
+    count: int = Field(1, ge=1)
+    fixed_h: float = Field(0.0, ge=0)
+    teu_per_hour: float = Field(gt=0)
+    mode: Optional[Literal["rail", "sea"]] = None
 
 
 class Segment(_Model):
@@ -77,6 +102,10 @@ class Segment(_Model):
     delay_h: Distribution = 0.0
     cost_usd_per_teu_km: Optional[float] = Field(None, ge=0)
     co2_kg_per_teu_km: Optional[float] = Field(None, ge=0)
+    tracks: Literal[1, 2] = 2
+    sections: int = Field(1, ge=1)
+    headway_h: float = Field(0.0, ge=0)
+    switch_h: float = Field(0.0, ge=0)
 
     @field_validator("gauge_mm")
     @classmethod
@@ -287,6 +316,23 @@ class Disruption(_Model):
         return self
 
 
+class Background(_Model):
+    id: str = Field(min_length=1)
+    mode: Mode
+    route: list[str] = Field(min_length=2)
+    vehicles_per_day: float = Field(gt=0)
+    arrivals: Literal["poisson", "regular"] = "poisson"
+    teu_per_call: float = Field(0.0, ge=0)
+    start_day: float = Field(0.0, ge=0)
+    end_day: Optional[float] = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _window(self):
+        if self.end_day is not None and self.end_day <= self.start_day:
+            raise ValueError("end_day must be after start_day")
+        return self
+
+
 class ModeCost(_Model):
     usd_per_teu_km: float = Field(0.0, ge=0)
     co2_kg_per_teu_km: float = Field(0.0, ge=0)
@@ -307,6 +353,7 @@ class Scenario(_Model):
     demand: list[Flow] = Field(default_factory=list)
     disruptions: list[Disruption] = Field(default_factory=list)
     costs: Costs = Costs()
+    background: list[Background] = Field(default_factory=list)
 
     # Where the scenario came from and the merged data it was built from (set by the loader).
     _source_file: str = PrivateAttr(default="")

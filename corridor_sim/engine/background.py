@@ -1,0 +1,84 @@
+"""Background traffic: vehicles that share the corridor's infrastructure but are not measured flows.
+
+A `background:` item is a stream of vehicles of one mode along a route of node ids, arriving
+Poisson or regularly at `vehicles_per_day` (between `start_day` and `end_day` if given). Each
+vehicle drives or runs the route's segments as a measured vehicle does: it queues for a path where
+a segment has `capacity_per_day`, takes single-track sections, runs the segment's running time and
+delays (disruptions' extra delays included), is handled as one vehicle at every node on its route
+whose handling `applies: always` (a border), and calls at the berths of its mode on its route,
+moving `teu_per_call` TEU at each. Disruptions act on it through the facilities and segments it
+uses. It carries no shipments and records no stages; each node counts its passages, so results
+show `background_arrivals_per_day` and the background share of each facility's and segment's use.
+"""
+
+from __future__ import annotations
+
+import simpy
+
+from corridor_sim.scenario.schema import Background, Segment
+
+
+class BackgroundTraffic:
+    """The sources and vehicle itineraries of every `background:` item of a model."""
+
+    def __init__(self, model):
+        self.model = model
+        self.env: simpy.Environment = model.env
+        self.arrivals: dict[str, int] = {}          # node id -> background vehicles passing
+        self.facility_arrivals: dict[str, int] = {}  # node id -> of them, handled there
+        self.segment_entries: dict[str, int] = {}    # "<segment id>@<from node>" -> vehicles entering
+        for item in model.scenario.background:
+            legs = [self._segment(item, a, b) for a, b in zip(item.route, item.route[1:])]
+            self.env.process(self._source(item, legs))
+
+    def _segment(self, item: Background, a: str, b: str) -> Segment:
+        # Checks guarantee a segment of the item's mode joins each pair; the first is taken.
+        return self.model.network.segments_between(a, b, item.mode)[0]
+
+    def reset_statistics(self) -> None:
+        for counts in (self.arrivals, self.facility_arrivals, self.segment_entries):
+            counts.clear()
+
+    def _source(self, item: Background, legs: list[Segment]):
+        rng = self.model._rng(f"background:{item.id}")
+        gap_h = 24.0 / item.vehicles_per_day
+        start_h = item.start_day * 24.0
+        end_h = item.end_day * 24.0 if item.end_day is not None else float("inf")
+        poisson = item.arrivals == "poisson"
+        yield self.env.timeout(start_h + (0.0 if poisson else rng.uniform(0, gap_h)))
+        while True:
+            if poisson:
+                yield self.env.timeout(rng.exponential(gap_h))
+            if self.env.now >= end_h:
+                return
+            self.env.process(self._vehicle(item, legs))
+            if not poisson:
+                yield self.env.timeout(gap_h)
+
+    def _vehicle(self, item: Background, legs: list[Segment]):
+        """One background vehicle's itinerary: node by node, segment by segment."""
+        model, env = self.model, self.env
+        last = len(item.route) - 1
+        for j, node_id in enumerate(item.route):
+            if env.now >= model.warmup_h:
+                self.arrivals[node_id] = self.arrivals.get(node_id, 0) + 1
+            facility = model.vehicle_facility(node_id)
+            if facility is not None:
+                if env.now >= model.warmup_h:
+                    self.facility_arrivals[node_id] = self.facility_arrivals.get(node_id, 0) + 1
+                wait = facility.request()
+                if wait is not None:
+                    yield wait
+                yield env.timeout(model.vehicle_handling_time_h(node_id, item.mode))
+                facility.release()
+            call = model.shared.berth_call(node_id, item.mode)
+            if call is not None:
+                yield from call.arrive([], j, True, background_teu=item.teu_per_call)
+            if j == last:
+                break
+            segment = legs[j]
+            passage = yield from model.enter_segment(segment, node_id, background=True)
+            if env.now >= model.warmup_h:  # counted on entry, as gates and tracks count
+                key = f"{segment.id}@{node_id}"
+                self.segment_entries[key] = self.segment_entries.get(key, 0) + 1
+            yield from model.run_segment(segment, passage, model.running_time_h(segment))
