@@ -4,8 +4,9 @@ A flow with `empty_return_share: s` sends that share of its delivered boxes back
 destination to its origin, `empty_after_h` after delivery (the time to strip the box), along the
 flow's route reversed (the route the loaded box took) or along `empty_route`. An empty box is
 handled, waits for and rides trains and vessels (taking TEU space in arrival order, like a loaded
-box) and drives road legs exactly as a loaded one would, but it writes no records: it is not a
-shipment and is not measured. Services count the empty TEU they carried (`empty_teu_per_day`).
+box) and drives road legs exactly as a loaded one would, on the loaded journey's own steps, but
+it writes no records (its index is EMPTY_BOX, which the recorders ignore): it is not a shipment
+and is not measured. Services count the empty TEU they carried (`empty_teu_per_day`).
 
 The share is kept exactly, without random numbers (a loaded run's random streams are untouched):
 each delivery adds s x its TEU to the flow's credit, and each time the credit reaches a consignment
@@ -59,10 +60,8 @@ class EmptyBoxes:
                 model.plans[r] = [*model.plans[r], (self._after_delivery, (f, flow.empty_return_share, after, plan))]
 
     def _plan(self, route: Route) -> list[tuple]:
-        """The loaded journey's steps for this route, with steps that do not record."""
-        model = self.model
-        swap = {model.handle: self._handle, model.drive: self._drive, model.ride: self._ride}
-        return [(swap[step], args) for step, args in model.plan(route)]
+        """The loaded journey's steps for this route: the recorders ignore the empty box's index."""
+        return self.model.plan(route)
 
     def _after_delivery(self, shipment: int, teu: float, f: int, share: float, after, plan):
         self.credit[f] += share * teu
@@ -81,22 +80,6 @@ class EmptyBoxes:
         for step, args in plan:
             yield from step(EMPTY_BOX, teu, *args)
         self.returned += 1
-
-    def _handle(self, shipment: int, teu: float, facility, place: int, stage: int):
-        wait = facility.request()
-        if wait is not None:
-            yield wait
-        yield self.env.timeout(facility.sample_service_time_h())
-        facility.release()
-
-    def _drive(self, shipment: int, teu: float, segment, place: int, gate):
-        if gate is not None:
-            yield gate.enter()
-        yield self.env.timeout(self.model.running_time_h(segment))
-
-    def _ride(self, shipment: int, teu: float, group, to: str):
-        # The line that carries the box counts it (LineState.empty_teu): the pool does not know which.
-        yield from self.model.ride(shipment, teu, group, to)
 
     def counts(self) -> dict:
         """Empty consignments launched and back so far, and each flow's credit toward the next."""
