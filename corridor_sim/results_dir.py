@@ -36,7 +36,7 @@ FORMATS = ("parquet", "csv")
 # Column -> unit, written as field metadata and documented in docs/outputs.md.
 SHIPMENT_UNITS = {
     "replication": "index", "shipment": "index", "flow": "flow id", "route": "route label",
-    "teu": "TEU", "created_h": "h", "delivered_h": "h", "transit_days": "days", "measured": "flag",
+    "teu": "TEU", "created_h": "h", "delivered_h": "h", "measured": "flag",
     "cost_usd": "USD", "co2_kg": "kg", "travel_h": "h", "wait_h": "h", "handling_h": "h",
     "border_h": "h", "queue_h": "h",
 }
@@ -71,25 +71,38 @@ def _arrow_table(frame: pd.DataFrame, units: dict[str, str]):
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
-def write_parquet(frame: pd.DataFrame, path: Path, units: dict[str, str]) -> None:
+def write_parquet(frame: pd.DataFrame, path: Path, units: dict[str, str], sequential: Sequence[str] = ()) -> None:
     """Write `frame` to `path` as Parquet (zstd), one row group per replication.
 
     Rows must come grouped by replication (as `Results` builds them); each group is written by its
-    own `write_table` call, which starts a row group.
+    own `write_table` call, which starts a row group. Integer columns named in `sequential` (rising
+    within a replication) are delta-encoded; a float column whose values hardly repeat (more than
+    90% distinct, such as creation times) is byte-stream-split, which zstd compresses better than a
+    dictionary of unique values; every other column is dictionary-encoded.
     """
     import pyarrow.parquet as pq
 
     table = _arrow_table(frame, units)
+    encoding = {c: "DELTA_BINARY_PACKED" for c in sequential}
+    for name in frame.columns:
+        if pd.api.types.is_float_dtype(frame[name]) and len(frame) and frame[name].nunique() > 0.9 * len(frame):
+            encoding[name] = "BYTE_STREAM_SPLIT"
     reps = frame["replication"].to_numpy()
     starts = [0, *(np.flatnonzero(reps[1:] != reps[:-1]) + 1).tolist(), len(reps)]
-    with pq.ParquetWriter(path, table.schema, compression="zstd") as writer:
+    with pq.ParquetWriter(path, table.schema, compression="zstd", column_encoding=encoding or None,
+                          use_dictionary=[c for c in table.column_names if c not in encoding]) as writer:
         for a, b in zip(starts[:-1], starts[1:]):
             if b > a:
                 writer.write_table(table.slice(a, b - a), row_group_size=b - a)
 
 
 def write_shipment_tables(folder: Path, shipments: pd.DataFrame, stages: pd.DataFrame, fmt: str = "parquet") -> None:
-    """Write the measured shipments and the stage rows into `folder` in format `fmt` ('parquet' or 'csv')."""
+    """Write the measured shipments and the stage rows into `folder` in format `fmt` ('parquet' or 'csv').
+
+    In Parquet, `transit_days` is left out (read_results adds it back from delivered_h and created_h,
+    the same float operations) and the stage rows are sorted by replication, shipment and start:
+    each journey in order, which also lets the shipment column be delta-encoded.
+    """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
     if fmt == "csv":
@@ -97,9 +110,23 @@ def write_shipment_tables(folder: Path, shipments: pd.DataFrame, stages: pd.Data
         if len(stages):
             stages.to_csv(folder / "stages.csv.gz", index=False)
         return
-    write_parquet(shipments, folder / "shipments.parquet", SHIPMENT_UNITS)
+    write_parquet(shipments.drop(columns=["transit_days"]), folder / "shipments.parquet", SHIPMENT_UNITS,
+                  sequential=("shipment",))
     if len(stages):
-        write_parquet(stages, folder / "stages.parquet", STAGE_UNITS)
+        write_parquet(sort_stages(stages), folder / "stages.parquet", STAGE_UNITS, sequential=("shipment",))
+
+
+def sort_stages(stages: pd.DataFrame) -> pd.DataFrame:
+    """Stage rows in journey order: by replication, shipment, start and end (stable)."""
+    return stages.sort_values(["replication", "shipment", "start_h", "end_h"], kind="stable").reset_index(drop=True)
+
+
+def _with_transit_days(ship: pd.DataFrame) -> pd.DataFrame:
+    """A Parquet shipments table with its derived transit_days column back in place, after delivered_h."""
+    if "transit_days" not in ship.columns and "delivered_h" in ship.columns:
+        ship.insert(ship.columns.get_loc("delivered_h") + 1, "transit_days",
+                    (ship["delivered_h"] - ship["created_h"]) / 24.0)
+    return ship
 
 
 # ---------------------------------------------------------------------- the folder read back
@@ -241,6 +268,7 @@ def load_results_dir(path: str | Path) -> ResultsDir:
     shipments = _read_table(folder, "shipments", "shipments.csv", ["replication", "shipment", "flow", "route", "teu",
                                                                    "created_h", "delivered_h", "transit_days",
                                                                    "measured"])
+    shipments = _with_transit_days(shipments)
     if len(shipments):
         if flow_ids is not None:
             shipments["flow"] = pd.Categorical(shipments["flow"].astype(str), categories=flow_ids)
