@@ -118,7 +118,8 @@ def write_shipment_tables(folder: Path, shipments: pd.DataFrame, stages: pd.Data
 
 def sort_stages(stages: pd.DataFrame) -> pd.DataFrame:
     """Stage rows in journey order: by replication, shipment, start and end (stable)."""
-    return stages.sort_values(["replication", "shipment", "start_h", "end_h"], kind="stable").reset_index(drop=True)
+    order = np.lexsort([stages[c].to_numpy() for c in ("end_h", "start_h", "shipment", "replication")])
+    return stages.take(order).reset_index(drop=True)
 
 
 def _with_transit_days(ship: pd.DataFrame) -> pd.DataFrame:
