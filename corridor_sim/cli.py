@@ -72,13 +72,37 @@ def _cmd_run(args: argparse.Namespace) -> int:
                   keep_stages=False if args.no_shipments else (0,), progress=None, summary_only=args.no_shipments)
     print(results.format_tables())
     written = results.write(out_dir, command=" ".join(["corridor-sim", *sys.argv[1:]]), force=args.force,
-                            shipments=not args.no_shipments)
+                            shipments=not args.no_shipments, format=args.format)
     print(f"\nResults written to {written}/")
     if args.plots:
+        from corridor_sim.geo import write_geojson
         from corridor_sim.plotting import plot_results_dir
 
         for path in plot_results_dir(written, formats=("png", "svg") if args.svg else ("png",)):
             print(f"  figure {path}")
+        for path in write_geojson(results, written / "geojson"):
+            print(f"  GeoJSON {path}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from corridor_sim.geo import write_geojson
+    from corridor_sim.plotting import experiment_kind
+    from corridor_sim.results_dir import NotApplicable, read_results
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise UsageError(f"no results folder {folder}")
+    if not args.geojson:
+        raise UsageError("nothing to export: give --geojson")
+    try:
+        if experiment_kind(folder) != "run":
+            raise UsageError(f"{folder} is not a run's results folder: only a run's network can be exported")
+        paths = write_geojson(read_results(folder), folder / "geojson")
+    except (FileNotFoundError, NotApplicable) as exc:
+        raise UsageError(str(exc)) from None
+    for path in paths:
+        print(f"GeoJSON {path}")
     return 0
 
 
@@ -308,14 +332,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="simulate a scenario, print the tables and write a results folder",
                        description="Simulate a scenario's replications, print per-flow transit (mean with 95% CI, "
                                    "p50, p95), throughput, cost and CO2, facility and service statistics, and write "
-                                   "summary.json, tables and per-shipment records to a results folder.")
+                                   "summary.json, tables and per-shipment records (Parquet) to a results folder.")
     p.add_argument("file", metavar="FILE", help="scenario YAML file")
     p.add_argument("--out", metavar="DIR", help="results folder (default: results/<scenario file stem>)")
     _add_run_options(p)
     p.add_argument("--no-shipments", action="store_true",
                    help="summary only: stream per-flow statistics, keep no per-shipment rows "
                         "(memory bounded by shipments in flight; percentiles to 0.01 day)")
-    p.add_argument("--plots", action="store_true", help="draw the figures into the results folder")
+    p.add_argument("--format", choices=("parquet", "csv"), default="parquet",
+                   help="file format of the per-shipment and stage tables (default: parquet; see docs/outputs.md)")
+    p.add_argument("--plots", action="store_true",
+                   help="draw the figures into the results folder (and write its network as GeoJSON)")
     p.add_argument("--svg", action="store_true", help="with --plots, also write SVG files")
     p.set_defaults(func=_cmd_run)
 
@@ -384,6 +411,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("folder", metavar="RESULTS_DIR", help="a folder written by run, compare, sweep or capacity")
     p.add_argument("--svg", action="store_true", help="also write SVG files")
     p.set_defaults(func=_cmd_plot)
+
+    p = sub.add_parser("export", help="write a run's network with its results for GIS tools",
+                       description="Write a run's network with its results as GeoJSON FeatureCollections "
+                                   "(RESULTS_DIR/geojson/nodes.geojson: points with utilisation, mean queue and "
+                                   "wait; segments.geojson: lines with TEU per day, path utilisation and mode, sea "
+                                   "legs along sea lanes) that QGIS and kepler.gl open. Properties: docs/outputs.md.")
+    p.add_argument("folder", metavar="RESULTS_DIR", help="a folder written by run")
+    p.add_argument("--geojson", action="store_true", help="write the GeoJSON files")
+    p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("report", help="write RESULTS_DIR/report.html, one self-contained page",
                        description="Write one self-contained HTML page (figures embedded as PNG, the result "

@@ -39,7 +39,7 @@ import functools
 import json
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -55,7 +55,9 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from corridor_sim.calendar import windows
+from corridor_sim.geo import sea_lane, segment_teu_per_day as _segment_teu_per_day
 from corridor_sim.network import CorridorNetwork, RideLeg, Route, changes_vehicle
+from corridor_sim.results_dir import NotApplicable, ResultsDir, load_results_dir, route_index as _route_index
 
 __all__ = [
     "NotApplicable", "ResultsDir", "load_results_dir", "plot_results_dir", "FIGURE_NAMES", "folder_figures",
@@ -67,7 +69,7 @@ __all__ = [
 # ------------------------------------------------------------------------------------ style
 
 MODE_COLORS = {"rail": "#1b4f8a", "road": "#b5651d", "sea": "#0f9bb5"}
-MODE_LABELS = {"rail": "rail", "road": "road", "sea": "sea (schematic: straight line)"}
+MODE_LABELS = {"rail": "rail", "road": "road", "sea": "sea (lanes by searoute)"}
 CATEGORY_COLORS = {"travel": "#6a8fc7", "wait": "#f2b134", "handling": "#4daf4a", "border": "#d7301f",
                    "queue": "#984ea3", "dwell": "#a6a6a6"}
 CATEGORY_LABELS = {"travel": "travel (incl. dwell on board)", "wait": "waiting for departure or path",
@@ -94,150 +96,10 @@ FIGURE_NAMES = {
 }
 
 
-class NotApplicable(ValueError):
-    """The data a figure needs is not there (e.g. a run written with --no-shipments)."""
-
-
 def _figure(width: float, height: float) -> Figure:
     fig = Figure(figsize=(width, height), layout="constrained", dpi=100)
     FigureCanvasAgg(fig)
     return fig
-
-
-# ---------------------------------------------------------------------- results folder, read back
-
-
-@dataclass
-class ResultsDir:
-    """A results folder read back: the same table attributes (and stages()/queues()) as `Results`.
-
-    Attributes:
-        folder: the folder.
-        scenario: the merged scenario (from scenario.yaml), or None when the file is missing.
-        flows, flows_by_replication, nodes, services, segments: the tables from the CSV files.
-        shipments: measured shipments (shipments.csv), empty for a --no-shipments run. Unlike
-            `Results.shipments` it holds no shipment created during the warm-up.
-    """
-
-    folder: Path
-    scenario: object
-    summary_doc: dict
-    run_info: dict
-    flows: pd.DataFrame
-    flows_by_replication: pd.DataFrame
-    nodes: pd.DataFrame
-    services: pd.DataFrame
-    segments: pd.DataFrame
-    shipments: pd.DataFrame
-    _stages: pd.DataFrame = field(repr=False, default=None)
-    _queues: pd.DataFrame = field(repr=False, default=None)
-    _network: CorridorNetwork | None = field(repr=False, default=None)
-    _routes: list | None = field(repr=False, default=None)
-
-    @property
-    def name(self) -> str:
-        return self.scenario.name if self.scenario is not None else str(self.summary_doc.get("scenario", self.folder.name))
-
-    @property
-    def replications(self) -> int:
-        return int(self.summary_doc.get("replications", 1))
-
-    @property
-    def seed(self) -> int:
-        return int(self.summary_doc.get("seed", 0))
-
-    @property
-    def horizon_days(self) -> float:
-        return float(self.summary_doc.get("horizon_days", 0.0))
-
-    @property
-    def warmup_days(self) -> float:
-        return float(self.summary_doc.get("warmup_days", 0.0))
-
-    @property
-    def measured_days(self) -> float:
-        return self.horizon_days - self.warmup_days
-
-    @property
-    def network(self) -> CorridorNetwork:
-        if self.scenario is None:
-            raise NotApplicable(f"{self.folder} has no scenario.yaml")
-        if self._network is None:
-            self._network = CorridorNetwork.from_scenario(self.scenario)
-        return self._network
-
-    def route_table(self) -> list[tuple[int, Route, float, float]]:
-        """(flow index, route, USD per TEU, kg CO2 per TEU) in the engine's route numbering."""
-        from corridor_sim.results import route_table
-
-        if self._routes is None:
-            self._routes = route_table(self.network)
-        return self._routes
-
-    def stages(self, replication: int | None = None) -> pd.DataFrame:
-        """Stage rows from stages.csv.gz (the replications that kept them)."""
-        st = self._stages
-        return st if replication is None else st[st["replication"] == replication]
-
-    def queues(self) -> pd.DataFrame:
-        """Daily queue samples per facility and replication (queues.csv)."""
-        return self._queues
-
-    def summary(self) -> dict:
-        """The summary.json document."""
-        return self.summary_doc
-
-
-def _read_csv(path: Path, columns: Sequence[str] = ()) -> pd.DataFrame:
-    if path.is_file() and path.stat().st_size > 0:
-        try:
-            return pd.read_csv(path)
-        except pd.errors.EmptyDataError:
-            pass
-    return pd.DataFrame(columns=list(columns))
-
-
-def load_results_dir(path: str | Path) -> ResultsDir:
-    """Read a results folder written by `corridor-sim run` (or `Results.write`) into a ResultsDir.
-
-    Raises:
-        FileNotFoundError: the folder, or its summary.json / flows.csv, is missing.
-    """
-    from corridor_sim.scenario import load_scenario
-
-    folder = Path(path)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"no results folder {folder}")
-    if not (folder / "summary.json").is_file() or not (folder / "flows.csv").is_file():
-        raise FileNotFoundError(f"{folder} is not a run's results folder (no summary.json or flows.csv)")
-    summary = json.loads((folder / "summary.json").read_text())
-    run_info = json.loads((folder / "run.json").read_text()) if (folder / "run.json").is_file() else {}
-    scenario = load_scenario(folder / "scenario.yaml") if (folder / "scenario.yaml").is_file() else None
-    flow_ids = [f.id for f in scenario.demand] if scenario is not None else None
-
-    shipments = _read_csv(folder / "shipments.csv", ["replication", "shipment", "flow", "route", "teu", "created_h",
-                                                     "delivered_h", "transit_days", "measured"])
-    if len(shipments):
-        if flow_ids is not None:
-            shipments["flow"] = pd.Categorical(shipments["flow"].astype(str), categories=flow_ids)
-        shipments["measured"] = shipments["measured"].astype(bool)
-    stages = _read_csv(folder / "stages.csv.gz", ["replication", "shipment", "stage", "place", "start_h", "end_h"])
-    queues = _read_csv(folder / "queues.csv", ["replication", "node", "time_days", "queue"])
-    flows = _read_csv(folder / "flows.csv")
-    if flow_ids is not None and len(flows):
-        flows["flow"] = flows["flow"].astype(str)
-    return ResultsDir(
-        folder=folder, scenario=scenario, summary_doc=summary, run_info=run_info, flows=flows,
-        flows_by_replication=_read_csv(folder / "flows_by_replication.csv"),
-        nodes=_read_csv(folder / "nodes.csv", ["node", "name", "kind", "servers", "applies", "utilization",
-                                               "utilization_ci95_low", "utilization_ci95_high", "mean_queue",
-                                               "mean_wait_h", "arrivals_per_day"]),
-        services=_read_csv(folder / "services.csv", ["service", "mode", "capacity_teu", "departures",
-                                                     "mean_load_factor", "teu_carried_per_day", "waiting_at_end"]),
-        segments=_read_csv(folder / "segments.csv", ["gate", "segment", "capacity_per_day", "utilization",
-                                                     "vehicles_per_day", "queue_at_end"]),
-        shipments=shipments, _stages=stages, _queues=queues,
-    )
 
 
 def _as_results(obj):
@@ -283,13 +145,6 @@ def _measured_delivered(res) -> pd.DataFrame:
     if ship is None or len(ship) == 0:
         raise NotApplicable("no per-shipment rows (the run was written with --no-shipments)")
     return ship[ship["measured"].astype(bool) & ship["delivered_h"].notna()]
-
-
-def _route_index(label: str) -> int:
-    m = re.search(r"#(\d+)\s*$", str(label))
-    if not m:
-        raise ValueError(f"route label without its number: {label!r}")
-    return int(m.group(1))
 
 
 def _flow_ids(res) -> list[str]:
@@ -433,29 +288,6 @@ def _draw_backdrop(ax, extent: tuple[float, float, float, float]) -> bool:
     return True
 
 
-def _segment_teu_per_day(res) -> dict[str, float]:
-    """TEU per day (both directions) carried on each segment, from the shipments or the flows table."""
-    load: dict[str, float] = {s.id: 0.0 for s in res.scenario.network.segments}
-    table = res.route_table()
-    ship = res.shipments
-    if ship is not None and len(ship):
-        measured = ship[ship["measured"].astype(bool)]
-        teu = measured.groupby(measured["route"].astype(str), observed=True)["teu"].sum()
-        days = max(res.replications * res.measured_days, 1e-9)
-        for label, total in teu.items():
-            route = table[_route_index(label)][1]
-            for leg in route.legs:
-                for seg in leg.segments:
-                    load[seg.id] += total / days
-        return load
-    tp = dict(zip(res.flows["flow"].astype(str), res.flows["throughput_teu_per_day"].fillna(0)))
-    for f, route, _, _ in table:
-        for leg in route.legs:
-            for seg in leg.segments:
-                load[seg.id] += tp.get(res.scenario.demand[f].id, 0.0) * route.share
-    return load
-
-
 def _place_labels(fig, ax, items: list[tuple[float, float, str]], fontsize: float = 8, draw: bool = True) -> list:
     """Put text labels near points without overlaps; items come in priority order. Returns the texts."""
     if draw:
@@ -485,7 +317,8 @@ def _place_labels(fig, ax, items: list[tuple[float, float, str]], fontsize: floa
 def plot_network_map(results, label_nodes: Iterable[str] | None = None, title: str | None = None) -> Figure:
     """The corridor on a map: segments coloured by mode, width by TEU carried, nodes by utilisation.
 
-    Nodes sit at their lon/lat; each segment is a straight line (sea legs are schematic). Line width
+    Nodes sit at their lon/lat; land segments are straight lines, sea segments follow the sea lanes
+    searoute computes (corridor_sim/geo.py; dashed straight where it finds none). Line width
     is TEU per day (both directions, measured window, mean per replication) from the shipments (or
     from the flows' throughput split by route share when the run kept no shipments). Facility nodes
     are coloured by utilisation (busy servers / servers); markers tell the node kind. Labels go on
@@ -531,6 +364,7 @@ def plot_network_map(results, label_nodes: Iterable[str] | None = None, title: s
         return 0.8 + 7.0 * math.sqrt(teu / max_load) if teu > 0 else 0.6
 
     groups: dict[tuple[str, str], list] = {}
+    straight_sea = False  # a sea segment searoute could not route, drawn as a dashed straight line
     for seg in sc.network.segments:
         groups.setdefault(tuple(sorted((seg.from_, seg.to))), []).append(seg)
     for (a, b), segs in groups.items():
@@ -541,11 +375,18 @@ def plot_network_map(results, label_nodes: Iterable[str] | None = None, title: s
         step = 0.012 * w_deg
         for k, seg in enumerate(sorted(segs, key=lambda s: s.mode)):
             off = (k - (len(segs) - 1) / 2) * step
-            xs = [na.lon + px * off, nb.lon + px * off]
-            ys = [na.lat + py * off / aspect, nb.lat + py * off / aspect]
+            geom = sea_lane((na.lon, na.lat), (nb.lon, nb.lat)) if seg.mode == "sea" else None
+            if geom is not None and geom.routed:
+                pts = np.array(geom.coordinates)
+                xs, ys = pts[:, 0] + px * off, pts[:, 1] + py * off / aspect
+            else:
+                xs = [na.lon + px * off, nb.lon + px * off]
+                ys = [na.lat + py * off / aspect, nb.lat + py * off / aspect]
+                straight_sea |= seg.mode == "sea"
             teu = load.get(seg.id, 0.0)
             ax.plot(xs, ys, color=MODE_COLORS[seg.mode], linewidth=lw(teu), alpha=0.9 if teu > 0 else 0.45,
-                    solid_capstyle="round", linestyle="--" if seg.mode == "sea" else "-", zorder=2)
+                    solid_capstyle="round", linestyle="--" if seg.mode == "sea" and not (geom and geom.routed) else "-",
+                    zorder=2, gid=seg.id)
 
     # Nodes.
     util = {}
@@ -587,8 +428,10 @@ def plot_network_map(results, label_nodes: Iterable[str] | None = None, title: s
 
     # Legends: modes, widths, node kinds.
     modes = sorted({s.mode for s in sc.network.segments}, key=["rail", "road", "sea"].index)
-    handles = [Line2D([], [], color=MODE_COLORS[m], lw=3, linestyle="--" if m == "sea" else "-", label=MODE_LABELS[m])
-               for m in modes]
+    handles = [Line2D([], [], color=MODE_COLORS[m], lw=3, label=MODE_LABELS[m]) for m in modes]
+    if straight_sea:
+        handles.append(Line2D([], [], color=MODE_COLORS["sea"], lw=3, linestyle="--",
+                              label="sea, no lane found: straight line"))
     for v in _nice_levels(max_load):
         handles.append(Line2D([], [], color="#555555", lw=lw(v), label=f"{v:,.0f} TEU/day"))
     kind_labels = {"port": "port", "border": "border crossing", "gauge_change": "gauge change",

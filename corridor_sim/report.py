@@ -19,7 +19,8 @@ from typing import Callable, Sequence
 
 import pandas as pd
 
-from corridor_sim.plotting import experiment_kind, folder_figures, load_results_dir
+from corridor_sim.plotting import experiment_kind, folder_figures
+from corridor_sim.results_dir import load_results_dir
 
 __all__ = ["build_report", "write_report"]
 

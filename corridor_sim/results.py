@@ -676,10 +676,20 @@ class Results:
 
     # ------------------------------------------------------------------ writing
 
+    @staticmethod
+    def read(folder: str | Path):
+        """A results folder read back (Parquet or CSV layout): see `corridor_sim.read_results`."""
+        from corridor_sim.results_dir import read_results
+
+        return read_results(folder)
+
     def write(self, out_dir: str | Path, command: str = "", force: bool = False, shipments: bool = True,
-              extra=None) -> Path:
+              extra=None, format: str = "parquet") -> Path:
         """Write the results folder atomically; see `write_folder`. `extra(tmp_path)`, if given,
-        adds a command's own files before the folder is renamed into place."""
+        adds a command's own files before the folder is renamed into place. The measured shipments
+        and the stage rows go to Parquet files, or CSV with `format="csv"` (corridor_sim/results_dir.py)."""
+        from corridor_sim.results_dir import write_shipment_tables
+
         def fill(tmp: Path) -> None:
             (tmp / "summary.json").write_text(json.dumps(self.summary(), indent=2))
             self.flows.to_csv(tmp / "flows.csv", index=False)
@@ -689,10 +699,7 @@ class Results:
             self.segments.to_csv(tmp / "segments.csv", index=False)
             self.queues().to_csv(tmp / "queues.csv", index=False)
             if shipments:
-                self.shipments[self.shipments["measured"]].to_csv(tmp / "shipments.csv", index=False)
-                stages = self.stages()
-                if len(stages):
-                    stages.to_csv(tmp / "stages.csv.gz", index=False)
+                write_shipment_tables(tmp, self.shipments[self.shipments["measured"]], self.stages(), format)
             if extra is not None:
                 extra(tmp)
         return write_folder(out_dir, self.scenario, fill, command=command, seed=self.seed,

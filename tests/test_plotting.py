@@ -58,6 +58,11 @@ def _visible_axes(fig: Figure) -> list:
     return [ax for ax in fig.axes if ax.get_visible() and ax.get_label() != "<colorbar>"]
 
 
+def _segment_lines(ax) -> list:
+    """The map's segment lines (each carries its segment id as gid; sea lanes have many points)."""
+    return [ln for ln in ax.get_lines() if ln.get_gid()]
+
+
 def _png(fig: Figure, path: Path) -> int:
     fig.savefig(path, dpi=60)
     return path.stat().st_size
@@ -95,7 +100,7 @@ def test_network_map_draws_every_segment_and_node(results, tmp_path):
     fig = plotting.plot_network_map(results)
     ax = fig.axes[0]
     sc = results.scenario
-    segment_lines = [ln for ln in ax.get_lines() if len(ln.get_xdata()) == 2]
+    segment_lines = _segment_lines(ax)
     assert len(segment_lines) == len(sc.network.segments)
     assert len(ax.collections) >= len(sc.network.nodes)
     assert any(a.get_label() == "<colorbar>" for a in fig.axes)
@@ -111,13 +116,13 @@ def test_network_map_width_follows_teu_carried(results):
     load = plotting._segment_teu_per_day(results)
     assert load["RAIL4"] > 0 and load["SEA"] > 0
     fig = plotting.plot_network_map(results)
-    lines = [ln for ln in fig.axes[0].get_lines() if len(ln.get_xdata()) == 2]
+    lines = {ln.get_gid(): ln for ln in _segment_lines(fig.axes[0])}
     nodes = {n.id: (n.lon, n.lat) for n in results.scenario.network.nodes}
     width = {}
     for seg in results.scenario.network.segments:
-        ends = {nodes[seg.from_], nodes[seg.to]}
-        line = next(ln for ln in lines if {(ln.get_xdata()[0], ln.get_ydata()[0]),
-                                           (ln.get_xdata()[1], ln.get_ydata()[1])} == ends)
+        line = lines[seg.id]
+        xs, ys = line.get_xdata(), line.get_ydata()
+        assert {(xs[0], ys[0]), (xs[-1], ys[-1])} == {nodes[seg.from_], nodes[seg.to]}
         width[seg.id] = line.get_linewidth()
     assert max(width, key=width.get) == max(load, key=load.get)
     assert min(width, key=width.get) == min(load, key=load.get)
@@ -285,7 +290,7 @@ def test_figures_from_a_folder_match_figures_from_results(results, folder):
     b = plotting.plot_time_breakdown(folder)
     assert [p.get_width() for p in a.axes[0].patches] == pytest.approx([p.get_width() for p in b.axes[0].patches])
     m = plotting.plot_network_map(folder)
-    assert len([ln for ln in m.axes[0].get_lines() if len(ln.get_xdata()) == 2]) == len(results.scenario.network.segments)
+    assert len(_segment_lines(m.axes[0])) == len(results.scenario.network.segments)
     td = plotting.plot_time_distance(folder, flows=["CITY-HUB"])
     assert len([ax for ax in td.axes if ax.get_xlabel()]) == 1
 

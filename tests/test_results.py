@@ -60,7 +60,7 @@ def test_results_folder_is_complete_and_not_overwritten(example, tmp_path):
     out = results.write(tmp_path / "run", command="test")
     summary = json.loads((out / "summary.json").read_text())
     assert summary["replications"] == 2 and summary["seed"] == example.simulation.seed
-    for name in ("scenario.yaml", "run.json", "flows.csv", "nodes.csv", "services.csv", "shipments.csv", "queues.csv"):
+    for name in ("scenario.yaml", "run.json", "flows.csv", "nodes.csv", "services.csv", "shipments.parquet", "queues.csv"):
         assert (out / name).is_file(), name
     assert cs.load_scenario(out / "scenario.yaml").name == example.name
     before = (out / "summary.json").read_text()
@@ -81,3 +81,4 @@ def test_cli_run_writes_the_summary_only_folder(tmp_path, capsys):
     assert "A-CITY" in printed and "Busiest" in printed
     assert (tmp_path / "r" / "summary.json").is_file()
     assert not (tmp_path / "r" / "shipments.csv").exists()
+    assert not (tmp_path / "r" / "shipments.parquet").exists()
