@@ -7,7 +7,18 @@ status 2 and no traceback. Anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+MAX_MESSAGE_CHARS = 400
+"""A key path or message longer than this is shortened in the middle (a 1 MB value is not echoed)."""
+
+
+def shorten(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """`text` cut in the middle to about `limit` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    keep = limit // 2
+    return f"{text[:keep]}...[{len(text) - 2 * keep} characters left out]...{text[-keep:]}"
 
 
 @dataclass(frozen=True)
@@ -27,7 +38,7 @@ class ScenarioError(Exception):
     """One or more problems found in a scenario; all are reported together."""
 
     def __init__(self, problems: list[Problem]):
-        self.problems = list(problems)
+        self.problems = [replace(p, key_path=shorten(p.key_path), message=shorten(p.message)) for p in problems]
         super().__init__("\n".join(f"error: {p}" for p in self.problems))
 
 
