@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-MAX_MESSAGE_CHARS = 400
+MAX_MESSAGE_CHARS = 1000
 """A key path or message longer than this is shortened in the middle (a 1 MB value is not echoed)."""
 
 
