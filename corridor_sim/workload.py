@@ -96,7 +96,8 @@ def check_work(scenario: Scenario, replications: int, span_h: float, max_work: f
         return total
     top = "; ".join(f"{d.key_path}: {d.description}" for d in drivers[:3] if d.count > 0)
     message = (f"the run would make about {_fmt(total)} shipments, departures, disruption windows and queue "
-               f"samples ({replications} replication(s) of {_fmt(span_h / 24.0)} simulated days), more than "
+               f"samples ({replications} replication(s) of {_fmt(span_h / 24.0)} simulated days: simulation.horizon_days "
+               f"{scenario.simulation.horizon_days:g} and the drain after it), more than "
                f"the limit {_fmt(max_work)} (raise it with --max-work); per replication: {top}")
     raise ScenarioError([Problem(scenario.source_file or "<scenario>", drivers[0].key_path, message)])
 
