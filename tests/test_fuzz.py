@@ -29,6 +29,13 @@ SECONDS_PER_COMMAND = 30  # generous for a loaded CI machine; a clean run takes 
 MAX_WORK = "200000"  # mutated demand or horizons beyond this are refused quickly, not simulated
 
 
+def _get_base(path):
+    node = BASE
+    for part in path:
+        node = node[part]
+    return node
+
+
 def _paths(node, prefix=()):
     """Every path into the scenario data (mappings by key, lists by index)."""
     yield prefix
@@ -41,6 +48,7 @@ def _paths(node, prefix=()):
 
 
 PATHS = [p for p in _paths(BASE) if p]
+NUMBER_PATHS = [p for p in PATHS if isinstance(_get_base(p), (int, float)) and not isinstance(_get_base(p), bool)]
 ITEM_PATHS = [p for p in PATHS if isinstance(p[-1], int)]
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
 NUMBERS = (st.sampled_from([0, -1, 1, 0.5, 1e-300, 1e-9, 1e-6, 1e6, 1e9, 1e300, math.inf, -math.inf, math.nan,
@@ -59,11 +67,13 @@ def _get(data, path):
 @st.composite
 def mutation(draw):
     """One change to the scenario data: (description, function applied to a deep copy)."""
-    kind = draw(st.sampled_from(["replace", "replace", "replace", "delete", "unknown_key", "duplicate_item",
-                                 "id_as_list"]))
-    if kind in ("replace", "delete"):
-        path = draw(st.sampled_from(PATHS))
-        value = draw(VALUES)
+    kind = draw(st.sampled_from(["number", "number", "number", "replace", "replace", "delete", "unknown_key",
+                                 "duplicate_item", "id_as_list"]))
+    if kind in ("number", "replace", "delete"):
+        # Numbers mostly go where numbers are meant (a length, a rate, a time), to reach the checks
+        # beyond types: finiteness, bounds, overflow and the work estimate.
+        path = draw(st.sampled_from(NUMBER_PATHS if kind == "number" else PATHS))
+        value = draw(NUMBERS if kind == "number" else VALUES)
 
         def apply(data):
             parent = _get(data, path[:-1])
@@ -126,7 +136,7 @@ def _assert_clean(status: int, err: str, path: Path) -> None:
             assert line.startswith(f"error: {path}"), line
 
 
-@settings(max_examples=30, derandomize=True, deadline=None, database=None,
+@settings(max_examples=60, derandomize=True, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(changes=st.lists(mutation(), min_size=1, max_size=3), cut=st.none() | st.floats(0.05, 0.95))
 def test_mutated_scenarios_end_in_exit_0_or_a_located_exit_2(tmp_path_factory, changes, cut):
