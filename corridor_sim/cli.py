@@ -7,6 +7,9 @@ exit status 2, with no traceback. A bug keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -67,6 +70,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from corridor_sim.experiments import run
 
     scenario = load_scenario(args.file)
+    _check_work(args, scenario)
     out_dir = _experiment_out(args, Path("results") / Path(args.file).stem)
     results = run(scenario, replications=args.replications, seed=args.seed, jobs=args.jobs, dask=args.dask,
                   keep_stages=False if args.no_shipments else (0,), progress=None, summary_only=args.no_shipments)
@@ -116,22 +120,63 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more (like simulation.seed), got {value}")
+    return value
+
+
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     from corridor_sim.experiments import default_jobs
+    from corridor_sim.workload import DEFAULT_MAX_WORK
 
     p.add_argument("--replications", type=_positive_int, metavar="N", help="replications (default: the scenario's)")
-    p.add_argument("--seed", type=int, metavar="S", help="seed (default: the scenario's)")
+    p.add_argument("--seed", type=_seed, metavar="S", help="seed, 0 or more (default: the scenario's)")
     p.add_argument("--jobs", type=_positive_int, default=default_jobs(), metavar="N",
                    help="worker processes on this machine (default: the number of cores)")
     p.add_argument("--dask", metavar="ADDRESS", help="send replications to this Dask scheduler "
                    "(or set CORRIDOR_SIM_DASK; needs corridor-sim[dask])")
-    p.add_argument("--force", action="store_true", help="replace an existing results folder")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing results folder (only one written by corridor-sim, holding nothing else)")
+    p.add_argument("--max-work", type=_positive_float, default=DEFAULT_MAX_WORK, metavar="N",
+                   help="refuse a run whose estimated shipments, departures, disruption windows and queue samples "
+                        f"(all replications) exceed N (default {DEFAULT_MAX_WORK:,}, about an hour on one core)")
+
+
+def _check_work(args: argparse.Namespace, *scenarios) -> None:
+    """Refuse (exit 2) before simulating if a scenario's estimated work is beyond --max-work."""
+    from corridor_sim.engine.model import drain_days
+    from corridor_sim.workload import check_work
+
+    for scenario in scenarios:
+        replications = args.replications or scenario.simulation.replications
+        # A run goes on after the horizon for at most its drain (engine/model.py: drain_days).
+        span_h = (scenario.simulation.horizon_days + drain_days(scenario)) * 24.0
+        check_work(scenario, replications, span_h, args.max_work)
 
 
 def _experiment_out(args: argparse.Namespace, default: Path) -> Path:
-    out_dir = Path(args.out) if args.out else default
-    if out_dir.exists() and not args.force:
-        raise UsageError(f"results folder {out_dir} exists; use --force to replace it or --out to choose another")
+    """The results folder of a command: checked before anything runs, and locked for the run.
+
+    Also checks that a Dask scheduler, if asked for, can be used.
+    """
+    from corridor_sim.outdir import OutputLock, check_out_dir
+
+    if getattr(args, "dask", None) or os.environ.get("CORRIDOR_SIM_DASK"):
+        from corridor_sim.experiments import require_dask
+
+        require_dask()
+    if args.out is not None and not args.out.strip():
+        raise UsageError("--out must name a folder, not an empty string")
+    out_dir = check_out_dir(Path(args.out) if args.out else default, args.force)
+    lock = OutputLock(out_dir).acquire()
+    stack = getattr(args, "exit_stack", None)
+    if stack is not None:
+        stack.callback(lock.release)  # released when the command ends, however it ends
     return out_dir
 
 
@@ -150,6 +195,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
     base = load_scenario(args.base)
     variants = [load_scenario(v) for v in args.variants]
+    _check_work(args, base, *variants)
     out_dir = _experiment_out(args, Path("results") / f"compare-{Path(args.base).stem}")
     df, runs = run_compare(base, variants, replications=args.replications, seed=args.seed, jobs=args.jobs,
                            dask=args.dask, progress=None)
@@ -192,7 +238,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         if key in settings:
             raise UsageError(f"--set {key} given twice")
         settings[key] = values
-    sweep_scenarios(scenario, settings)  # every key and every point's scenario checked before anything runs
+    points = sweep_scenarios(scenario, settings)  # every key and every point's scenario checked before anything runs
+    _check_work(args, *(point for _, point in points))
     out_dir = _experiment_out(args, Path("results") / f"sweep-{Path(args.file).stem}")
     df = sweep(scenario, settings, replications=args.replications, seed=args.seed, jobs=args.jobs, dask=args.dask,
                progress=None)
@@ -219,6 +266,7 @@ def _cmd_capacity(args: argparse.Namespace) -> int:
 
     scenario = load_scenario(args.file)
     check_flow(scenario, args.flow)
+    _check_work(args, scenario)
     out_dir = _experiment_out(args, Path("results") / f"capacity-{Path(args.file).stem}-{args.flow}")
     df = capacity(scenario, args.flow, p95_days=args.p95_days, tolerance=args.tolerance,
                   throughput_ratio=args.throughput_ratio, backlog_growth=args.backlog_growth,
@@ -259,20 +307,36 @@ def _positive_float(text: str) -> float:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
+    from corridor_sim.outdir import require_results_folder
     from corridor_sim.plotting import plot_results_dir
 
-    folder = Path(args.folder)
-    if not folder.is_dir():
-        raise UsageError(f"no results folder {folder}")
-    try:
+    folder = require_results_folder(args.folder)
+    with _malformed_results(folder):
         paths = plot_results_dir(folder, formats=("png", "svg") if args.svg else ("png",))
-    except FileNotFoundError as exc:
-        raise UsageError(str(exc)) from None
     for path in paths:
         print(f"figure {path}")
     if not paths:
         print(f"no figure applies to {folder}")
     return 0
+
+
+@contextlib.contextmanager
+def _malformed_results(folder: Path):
+    """Report results files that cannot be read (edited, truncated, not ours) as a user error."""
+    import json
+
+    import pandas as pd
+
+    try:
+        yield
+    except FileNotFoundError as exc:
+        raise UsageError(str(exc)) from None
+    except (json.JSONDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise UsageError(f"a results file in {folder} cannot be read ({type(exc).__name__}: {exc}); "
+                         f"was it edited or truncated?") from None
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        raise UsageError(f"the results files in {folder} do not have the form corridor-sim writes "
+                         f"({type(exc).__name__}: {exc}); was one edited or truncated?") from None
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
@@ -297,15 +361,14 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    from corridor_sim.outdir import require_results_folder
     from corridor_sim.report import write_report
 
-    folder = Path(args.folder)
-    if not folder.is_dir():
-        raise UsageError(f"no results folder {folder}")
-    try:
+    if args.out is not None and not args.out.strip():
+        raise UsageError("--out must name a file, not an empty string")
+    folder = require_results_folder(args.folder)
+    with _malformed_results(folder):
         path = write_report(folder, out=args.out)
-    except FileNotFoundError as exc:
-        raise UsageError(str(exc)) from None
     print(f"report written to {path}")
     return 0
 
@@ -440,19 +503,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that the same clean-up runs (temporary folder, lock)."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread: leave signals alone
+        previous = None
+    try:
+        with contextlib.ExitStack() as args.exit_stack:
+            return args.func(args)
     except (ScenarioError, UsageError) as exc:
         text = str(exc)
         print(text if text.startswith("error:") else f"error: {text}", file=sys.stderr)
         return 2
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

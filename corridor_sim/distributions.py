@@ -16,6 +16,12 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_val
 
 
 BLOCK = 1024
+MAX_VALUE = 1_000_000.0
+"""The largest parameter (or plain value) a distribution may have: a million hours is 114 years, so
+a larger one cannot be meant, and the bound keeps sums of means (expected route times) finite."""
+MIN_GAMMA_SHAPE = 1e-6
+"""The smallest gamma shape (mean/sd)^2 accepted (sd at most 1000 times the mean): below it numpy's
+draws are all but exactly zero, with a rare astronomically large one, and the mean is not met."""
 
 
 def _blocks(draw_block):
@@ -35,7 +41,8 @@ def _blocks(draw_block):
 
 
 class _Dist(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: .inf and .nan are refused in every parameter.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     @property
     def mean(self) -> float:  # pragma: no cover - every subclass overrides
@@ -48,7 +55,7 @@ class _Dist(BaseModel):
 
 class Constant(_Dist):
     dist: Literal["constant"] = "constant"
-    value: float = Field(ge=0)
+    value: float = Field(ge=0, le=MAX_VALUE)
 
     @property
     def mean(self) -> float:
@@ -61,7 +68,7 @@ class Constant(_Dist):
 
 class Exponential(_Dist):
     dist: Literal["exponential"]
-    mean_: float = Field(alias="mean", gt=0)
+    mean_: float = Field(alias="mean", gt=0, le=MAX_VALUE)
 
     @property
     def mean(self) -> float:
@@ -74,8 +81,8 @@ class Exponential(_Dist):
 
 class Uniform(_Dist):
     dist: Literal["uniform"]
-    low: float = Field(ge=0)
-    high: float = Field(ge=0)
+    low: float = Field(ge=0, le=MAX_VALUE)
+    high: float = Field(ge=0, le=MAX_VALUE)
 
     @model_validator(mode="after")
     def _ordered(self):
@@ -94,9 +101,9 @@ class Uniform(_Dist):
 
 class Triangular(_Dist):
     dist: Literal["triangular"]
-    low: float = Field(ge=0)
-    mode: float = Field(ge=0)
-    high: float = Field(ge=0)
+    low: float = Field(ge=0, le=MAX_VALUE)
+    mode: float = Field(ge=0, le=MAX_VALUE)
+    high: float = Field(ge=0, le=MAX_VALUE)
 
     @model_validator(mode="after")
     def _ordered(self):
@@ -117,8 +124,8 @@ class Normal(_Dist):
     """Normal truncated at zero (by rejection); `mean` reports the truncated mean."""
 
     dist: Literal["normal"]
-    mean_: float = Field(alias="mean", ge=0)
-    sd: float = Field(gt=0)
+    mean_: float = Field(alias="mean", ge=0, le=MAX_VALUE)
+    sd: float = Field(gt=0, le=MAX_VALUE)
 
     @property
     def mean(self) -> float:
@@ -142,8 +149,18 @@ class Normal(_Dist):
 
 class Lognormal(_Dist):
     dist: Literal["lognormal"]
-    mean_: float = Field(alias="mean", gt=0)
-    sd: float = Field(gt=0)
+    mean_: float = Field(alias="mean", gt=0, le=MAX_VALUE)
+    sd: float = Field(gt=0, le=MAX_VALUE)
+
+    @model_validator(mode="after")
+    def _representable(self):
+        # The sampler's (sd/mean)^2 overflows for extreme ratios (mean 1e-300, sd 1e6).
+        try:
+            (self.sd / self.mean_) ** 2
+        except OverflowError:
+            raise ValueError(f"lognormal with mean {self.mean_:g} and sd {self.sd:g}: sd / mean overflows "
+                             f"when squared; the distribution cannot be drawn from") from None
+        return self
 
     @property
     def mean(self) -> float:
@@ -157,8 +174,22 @@ class Lognormal(_Dist):
 
 class Gamma(_Dist):
     dist: Literal["gamma"]
-    mean_: float = Field(alias="mean", gt=0)
-    sd: float = Field(gt=0)
+    mean_: float = Field(alias="mean", gt=0, le=MAX_VALUE)
+    sd: float = Field(gt=0, le=MAX_VALUE)
+
+    @model_validator(mode="after")
+    def _representable(self):
+        # The sampler's shape (mean/sd)^2 and scale sd^2/mean overflow or underflow for extreme
+        # ratios (mean 1e-300 with sd 1e6 gives shape 0 and scale inf).
+        try:
+            shape, scale = (self.mean_ / self.sd) ** 2, self.sd**2 / self.mean_
+        except OverflowError:
+            shape = scale = math.inf
+        if not (MIN_GAMMA_SHAPE <= shape < math.inf and 0 < scale < math.inf):
+            raise ValueError(f"gamma with mean {self.mean_:g} and sd {self.sd:g} has shape (mean/sd)^2 = "
+                             f"{shape:g} and scale sd^2/mean = {scale:g}; the shape must be at least "
+                             f"{MIN_GAMMA_SHAPE:g} (sd at most 1000 x mean) and both finite")
+        return self
 
     @property
     def mean(self) -> float:
@@ -172,7 +203,7 @@ class Gamma(_Dist):
 
 class Empirical(_Dist):
     dist: Literal["empirical"]
-    values: list[Annotated[float, Field(ge=0)]] = Field(min_length=1)
+    values: list[Annotated[float, Field(ge=0, le=MAX_VALUE)]] = Field(min_length=1)
 
     @property
     def mean(self) -> float:
@@ -194,7 +225,7 @@ def _number_or_spec(value) -> str:
 
 
 Distribution = Annotated[
-    Union[Annotated[float, Field(ge=0), Tag("~number")], Annotated[DistSpec, Tag("~spec")]],
+    Union[Annotated[float, Field(ge=0, le=MAX_VALUE), Tag("~number")], Annotated[DistSpec, Tag("~spec")]],
     Discriminator(_number_or_spec),
 ]
 """A distribution as written in a scenario: a plain non-negative number or a spec."""

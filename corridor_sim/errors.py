@@ -7,7 +7,26 @@ status 2 and no traceback. Anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+MAX_MESSAGE_CHARS = 1000
+"""A key path or message longer than this is shortened in the middle (a 1 MB value is not echoed)."""
+
+
+def printable(text: str) -> str:
+    """`text` with every non-printable character escaped (a key holding a newline or a record
+    separator must not split one error into several lines)."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
+def shorten(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """`text` cut in the middle to about `limit` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    keep = limit // 2
+    return f"{text[:keep]}...[{len(text) - 2 * keep} characters left out]...{text[-keep:]}"
 
 
 @dataclass(frozen=True)
@@ -27,7 +46,8 @@ class ScenarioError(Exception):
     """One or more problems found in a scenario; all are reported together."""
 
     def __init__(self, problems: list[Problem]):
-        self.problems = list(problems)
+        self.problems = [replace(p, key_path=shorten(printable(p.key_path)), message=shorten(printable(p.message)))
+                         for p in problems]
         super().__init__("\n".join(f"error: {p}" for p in self.problems))
 
 

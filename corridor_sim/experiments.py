@@ -59,14 +59,27 @@ def default_jobs() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+def require_dask():
+    """dask.distributed's Client, if the optional extra is installed.
+
+    Raises:
+        UsageError: it is not, with how to install it.
+    """
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise UsageError("--dask (or CORRIDOR_SIM_DASK) needs Dask, which is not installed; "
+                         "install it with: pip install 'corridor-sim[dask]'") from None
+    return Client
+
+
 def map_tasks(func: Callable, tasks: list, jobs: int = 1, dask: str | None = None,
               progress: _Progress | None = None) -> list:
     """Apply func to every task, in order: serially, in `jobs` processes, or on a Dask scheduler."""
     dask = dask or os.environ.get(DASK_ENV) or None
     results = []
     if dask:
-        from dask.distributed import Client  # optional extra: pip install corridor-sim[dask]
-
+        Client = require_dask()
         with Client(dask) as client:
             futures = client.map(func, tasks, pure=False)
             for future in futures:
@@ -81,10 +94,17 @@ def map_tasks(func: Callable, tasks: list, jobs: int = 1, dask: str | None = Non
                 progress.step()
         return results
     with ProcessPoolExecutor(max_workers=min(jobs, len(tasks))) as pool:
-        for result in pool.map(func, tasks):
-            results.append(result)
-            if progress:
-                progress.step()
+        try:
+            for result in pool.map(func, tasks):
+                results.append(result)
+                if progress:
+                    progress.step()
+        except BaseException:
+            # Interrupted (Ctrl-C, SIGTERM) or failed: do not wait for the replications still running.
+            pool.shutdown(wait=False, cancel_futures=True)
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.terminate()
+            raise
     return results
 
 

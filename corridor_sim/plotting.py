@@ -1578,9 +1578,9 @@ def plot_results_dir(folder: str | Path, formats: Sequence[str] = ("png",), dpi:
     """
     folder = Path(folder)
     out = folder / "figures"
-    out.mkdir(exist_ok=True)
     written = []
     for stem, fig in folder_figures(folder):
+        out.mkdir(exist_ok=True)  # only once a figure is drawn: a folder that cannot be read is left alone
         for fmt in formats:
             path = out / f"{stem}.{fmt}"
             fig.savefig(path, dpi=dpi, format=fmt)

@@ -40,6 +40,7 @@ from corridor_sim.engine.records import STAGE_NAMES, Stage
 from corridor_sim.errors import UsageError
 from corridor_sim.infrastructure import busiest_candidates, format_lines, merge_into
 from corridor_sim.network import CorridorNetwork, RideLeg, Route, changes_vehicle
+from corridor_sim.outdir import OutputLock, check_out_dir
 from corridor_sim.scenario.schema import Scenario
 from corridor_sim.stability import monthly_facility, stability
 
@@ -710,29 +711,38 @@ def write_folder(out_dir: str | Path, scenario: Scenario | None, fill, command: 
                  replications: int, force: bool = False, extra_meta: dict | None = None) -> Path:
     """Write a results folder atomically: fill a temporary sibling, then rename it into place.
 
-    The folder holds the merged scenario (scenario.yaml), run.json (command, version, seed) and what
-    `fill(tmp_path)` writes. A half-written run never looks complete; an existing folder is kept
-    unless `force`, and then replaced only once the new one is complete.
+    The folder holds the merged scenario (scenario.yaml), run.json (command, version, seed, the files
+    written) and what `fill(tmp_path)` writes. A half-written run never looks complete; an existing
+    folder is kept unless `force`, and then replaced only once the new one is complete, and only if
+    it is a results folder holding nothing else (see `outdir.check_out_dir`). The folder is locked
+    while it is written.
 
     Raises:
-        UsageError: the folder exists and force is false.
+        UsageError: the folder exists and force is false, may not be replaced, cannot be created, or
+            another process is writing it.
     """
     from corridor_sim import __version__
 
-    out = Path(out_dir)
-    if out.exists() and not force:
-        raise UsageError(f"results folder {out} exists; use --force to replace it or --out to choose another")
+    out = check_out_dir(out_dir, force)
+    with OutputLock(out):
+        return _write_locked(out, scenario, fill, command, seed, replications, extra_meta, __version__)
+
+
+def _write_locked(out: Path, scenario, fill, command, seed, replications, extra_meta, version) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
         if scenario is not None:
             (tmp / "scenario.yaml").write_text(yaml.safe_dump(scenario.data(), sort_keys=False, allow_unicode=True))
-        meta = {"command": command, "version": __version__, "seed": seed, "replications": replications,
+        meta = {"command": command, "version": version, "seed": seed, "replications": replications,
                 "scenario": scenario.name if scenario is not None else None,
                 "scenario_file": scenario.source_file if scenario is not None else None,
                 "numpy": np.__version__, "pandas": pd.__version__, **(extra_meta or {})}
-        (tmp / "run.json").write_text(json.dumps(meta, indent=2))
+        (tmp / "run.json").write_text(json.dumps(meta, indent=2))  # first: a fill may read it
         fill(tmp)
+        # The run record lists what the run wrote: `--force` replaces only such a folder.
+        meta["files"] = sorted(p.name for p in tmp.iterdir())
+        (tmp / "run.json").write_text(json.dumps(meta, indent=2))
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
             os.replace(out, old / "previous")

@@ -32,9 +32,9 @@ CASES: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
     "zero_length.yaml": [
         (CHILD, "network.segments[1].length_km", ("greater than 0", "got 0"))],
     "zero_speed.yaml": [
-        (CHILD, "network.segments[5].speed_kmh", ("greater than 0", "got 0"))],
+        (CHILD, "network.segments[5].speed_kmh", ("greater than or equal to 0.1", "got 0"))],
     "negative_speed.yaml": [
-        (CHILD, "network.segments[5].speed_kmh", ("greater than 0", "-40"))],
+        (CHILD, "network.segments[5].speed_kmh", ("greater than or equal to 0.1", "-40"))],
     "zero_capacity_per_day.yaml": [
         (CHILD, "network.segments[1].capacity_per_day", ("greater than 0", "got 0"))],
     "zero_capacity_teu.yaml": [
@@ -108,7 +108,7 @@ CASES: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
     "billion_laughs.yaml": [
         (CHILD, "", ("expands to more than", "refused"))],
     "python_object_tag.yaml": [
-        (CHILD, "", ("python/object/apply", "not allowed", "line 2"))],
+        (CHILD, "name", ("python/object/apply", "not allowed", "(line 2)"))],
     "season_bad_month.yaml": [
         (CHILD, "disruptions[2].season.from", ("no such day of the year", "'13-01'", "(line 4)"))],
     "season_bad_day.yaml": [
@@ -143,6 +143,63 @@ CASES: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
         (CHILD, "network.nodes[6].handling.time_h.sea>rial", ("unknown mode 'rial'", "did you mean 'rail'"))],
     "yard_smaller_than_vehicle.yaml": [
         (CHILD, "network.nodes[2].yard_teu", ("40 TEU is less than service IR_TRAIN", "capacity_teu 90"))],
+    # Non-finite and absurd numbers (issue 16): refused where a finite, meant value is needed.
+    "inf_length.yaml": [
+        (CHILD, "network.segments[2].length_km", ("finite number", "got inf", "(line 5)"))],
+    "nan_service_time.yaml": [
+        (CHILD, "network.nodes[6].handling.time_h", ("finite number", "got nan", "(line 5)"))],
+    "inf_empirical_value.yaml": [
+        (CHILD, "services[1].dwell_h.values[1]", ("finite number", "got inf", "(line 4)"))],
+    "inf_max_wait.yaml": [
+        (CHILD, "services[1].departures.max_wait_h", ("finite number", "got inf", "(line 4)"))],
+    "inf_capacity_factor.yaml": [
+        (CHILD, "disruptions[0].capacity_factor", ("finite number", "got inf", "(line 4)"))],
+    "gamma_underflow.yaml": [
+        (CHILD, "network.nodes[3].handling.time_h", ("gamma with mean 1e-300 and sd 1", "shape (mean/sd)^2 = 0",
+                                                    "(line 5)"))],
+    "gamma_overflow.yaml": [
+        (CHILD, "network.nodes[3].handling.time_h.sd", ("less than or equal to 1000000", "1e+300", "(line 5)"))],
+    "lognormal_overflow.yaml": [
+        (CHILD, "network.nodes[4].handling.time_h", ("lognormal with mean 1e-300 and sd 1000", "overflows"))],
+    "time_absurd.yaml": [
+        (CHILD, "network.nodes[6].handling.time_h", ("less than or equal to 1000000", "1e+300"))],
+    "servers_absurd.yaml": [
+        (CHILD, "network.nodes[5].handling.servers", ("less than or equal to 1000000", "1000000000"))],
+    "speed_absurd.yaml": [
+        (CHILD, "network.segments[5].speed_kmh", ("less than or equal to 1000", "got 1000000"))],
+    "every_h_tiny.yaml": [
+        (CHILD, "services[2].departures.every_h", ("greater than or equal to 0.1", "1e-06", "(line 4)"))],
+    "every_days_tiny.yaml": [
+        (CHILD, "disruptions[1].every_days", ("greater than or equal to 0.1", "1e-09", "(line 4)"))],
+    # YAML edge cases (issue 16): each with its file, key path and line.
+    "list_as_id.yaml": [
+        (CHILD, "network.nodes[0].id", ("an id must be a plain value, not a list", "(line 5)"))],
+    "mapping_as_id.yaml": [
+        (CHILD, "demand[0].id", ("an id must be a plain value, not a mapping", "(line 4)"))],
+    "duplicate_id_in_child.yaml": [
+        (CHILD, "network.segments[1].id", ("duplicate id 'RAIL1' in this list", "first at network.segments[0]",
+                                          "(line 6)"))],
+    "remove_unknown_id.yaml": [
+        (CHILD, "disruptions[0].remove", ("cannot remove 'wintr'", "parent has no item with this id", "(line 4)"))],
+    "extends_folder.yaml": [
+        (CHILD, "extends", ("cannot use '../extends' as a parent", "a folder", "(line 2)"))],
+    "extends_not_scenario.yaml": [
+        (CHILD, "extends", ("cannot use '../not_scenarios/passwd' as a parent", "top level must be a mapping",
+                            "(line 2)"))],
+    "extends_not_scenario_mapping.yaml": [
+        (CHILD, "extends", ("'../not_scenarios/status.yaml' is not a scenario file", "none of a scenario's keys",
+                            "(line 2)"))],
+    "nul_byte.yaml": [
+        (CHILD, "", ("not a text file", "NUL", "(line 2)"))],
+    "not_utf8.yaml": [
+        (CHILD, "", ("not UTF-8 text", "0xe9", "(line 2)"))],
+    "control_character.yaml": [
+        (CHILD, "", ("not YAML text", "#x0007", "(line 2)"))],
+    "missing_top_level.yaml": [
+        (CHILD, "name", ("required key is missing", "(line 2)")),
+        (CHILD, "network", ("required key is missing", "(line 2)"))],
+    "duplicate_key.yaml": [
+        (CHILD, "name", ("duplicate key 'name'", "(line 6)"))],
     "several_schema_faults.yaml": [
         (CHILD, "network.nodes[1].handling.servers", ("greater than or equal to 1",)),
         (CHILD, "network.segments[2].length_km", ("greater than 0",)),

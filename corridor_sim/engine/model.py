@@ -143,13 +143,7 @@ class CorridorModel:
         return stream(self.seed, self.replication, name)
 
     def _drain_h(self) -> float:
-        """Hours the run may go on after the horizon: `simulation.drain_days`, or by default three
-        times the slowest route's expected transit (which leaves out queueing), at least 30 days."""
-        days = self.scenario.simulation.drain_days
-        if days is None:
-            slowest_h = max((route.expected.total_h for _, route in self.routes), default=0.0)
-            days = max(DEFAULT_MIN_DRAIN_DAYS, 3.0 * slowest_h / 24.0)
-        return days * 24.0
+        return drain_days(self.scenario, [route for _, route in self.routes]) * 24.0
 
     # ------------------------------------------------------------------ lookups used by services
 
@@ -455,6 +449,25 @@ class CorridorModel:
         for k, lid in enumerate(self.lines):
             out["lines"][lid] = l_arr[:, k].copy()
         return out
+
+
+def drain_days(scenario: Scenario, routes: list[Route] | None = None) -> float:
+    """Days a run may go on after the horizon to follow its measured shipments to delivery:
+    `simulation.drain_days`, or by default three times the slowest route's expected transit (which
+    leaves out queueing), at least 30 days.
+
+    Args:
+        scenario: a validated scenario.
+        routes: its flows' routes, if already worked out (else they are).
+    """
+    days = scenario.simulation.drain_days
+    if days is not None:
+        return days
+    if routes is None:
+        network = CorridorNetwork.from_scenario(scenario)
+        routes = [route for flow in scenario.demand for route in network.routes_for(flow)]
+    slowest_h = max((route.expected.total_h for route in routes), default=0.0)
+    return max(DEFAULT_MIN_DRAIN_DAYS, 3.0 * slowest_h / 24.0)
 
 
 def run_replication(scenario: Scenario, replication: int, seed: int | None = None,

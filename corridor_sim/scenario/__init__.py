@@ -14,9 +14,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from corridor_sim.errors import Problem, ScenarioError
+from corridor_sim.errors import Problem, ScenarioError, shorten
 from corridor_sim.scenario.checks import check
-from corridor_sim.scenario.loading import locate, plain, read_scenario
+from corridor_sim.scenario.loading import format_key_path, locate, plain, read_scenario
 from corridor_sim.scenario.schema import Scenario
 
 __all__ = ["Scenario", "load_scenario", "scenario_from_dict"]
@@ -33,13 +33,6 @@ def _key_path(loc: tuple) -> tuple:
             continue
         out.append(part)
     return tuple(out)
-
-
-def format_key_path(path: tuple) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
 
 
 def _model_at(path: tuple):
@@ -76,16 +69,16 @@ def _message(err: dict) -> str:
         allowed = [f.alias or n for n, f in model.model_fields.items()] if model else []
         close = difflib.get_close_matches(str(path[-1]), allowed, n=1, cutoff=0.6)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
-        return f"unknown key '{path[-1]}'{hint}"
+        return f"unknown key '{shorten(str(path[-1]), 80)}'{hint}"
     if kind == "missing":
         return "required key is missing"
     msg = msg.removeprefix("Value error, ")
     if kind in {"greater_than", "greater_than_equal", "less_than", "less_than_equal", "literal_error",
                 "int_parsing", "float_parsing", "bool_parsing", "int_from_float", "string_type",
-                "list_type", "dict_type", "model_type", "too_short", "union_tag_invalid"}:
+                "list_type", "dict_type", "model_type", "too_short", "union_tag_invalid", "finite_number"}:
         got = err.get("input")
         if not isinstance(got, (dict, list)):
-            msg += f" (got {got!r})"
+            msg += f" (got {shorten(repr(got), 80)})"
     return msg
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 from typing import TYPE_CHECKING
 
-from corridor_sim.errors import Problem
+from corridor_sim.errors import Problem, shorten
 from corridor_sim.scenario.schema import Scenario
 
 if TYPE_CHECKING:  # network.py imports the schema, so it is imported lazily here (no import cycle)
@@ -17,6 +17,8 @@ if TYPE_CHECKING:  # network.py imports the schema, so it is imported lazily her
 
 
 def _unknown(kind: str, value: str, known) -> str:
+    if len(value) > 200:  # a huge id: no useful suggestion, and difflib would take long
+        return f"unknown {kind} '{shorten(value, 80)}'"
     close = difflib.get_close_matches(value, list(known), n=1, cutoff=0.5)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
     return f"unknown {kind} '{value}'{hint}"

@@ -21,7 +21,8 @@ NodeKind = Literal["port", "rail_terminal", "road_terminal", "border", "gauge_ch
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # allow_inf_nan=False: .inf and .nan are refused wherever a number is meant.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
 
 class Simulation(_Model):
@@ -57,7 +58,7 @@ HandlingTime = Annotated[
 
 
 class Handling(_Model):
-    servers: int = Field(1, ge=1)
+    servers: int = Field(1, ge=1, le=1_000_000)
     time_h: HandlingTime
     applies: Literal["transfer", "always"] = "transfer"
     cost_usd_per_teu: float = Field(0.0, ge=0)
@@ -94,8 +95,8 @@ class Segment(_Model):
     from_: str = Field(alias="from", min_length=1)
     to: str = Field(min_length=1)
     mode: Mode
-    length_km: float = Field(gt=0)
-    speed_kmh: float = Field(gt=0)
+    length_km: float = Field(gt=0, le=40_075)  # at most once round the Earth
+    speed_kmh: float = Field(ge=0.1, le=1000)
     gauge_mm: Optional[int] = Field(None, gt=0, validate_default=True)
     capacity_per_day: Optional[float] = Field(None, gt=0)
     bidirectional: bool = True
@@ -125,7 +126,7 @@ class Network(_Model):
 
 
 class Scheduled(_Model):
-    every_h: float = Field(gt=0)
+    every_h: float = Field(ge=0.1)
     first_h: float = Field(0.0, ge=0)
 
 
@@ -189,7 +190,7 @@ class Flow(_Model):
     destination: str = Field(min_length=1)
     teu_per_year: float = Field(gt=0)
     shipment_teu: float = Field(1.0, gt=0)
-    tonnes_per_teu: Optional[float] = Field(None, gt=0)
+    tonnes_per_teu: Optional[float] = Field(None, gt=0, le=100)
     arrivals: Literal["poisson", "regular"] = "poisson"
     route: Optional[list[str]] = Field(None, min_length=2)
     routes: Optional[list[RouteShare]] = Field(None, min_length=1)
@@ -257,8 +258,8 @@ class Disruption(_Model):
     target: str = Field(min_length=1)
     start_day: Optional[float] = Field(None, ge=0)
     end_day: Optional[float] = Field(None, gt=0, validate_default=True)
-    capacity_factor: float = Field(1.0, ge=0)
-    every_days: Optional[float] = Field(None, gt=0)
+    capacity_factor: float = Field(1.0, ge=0, le=100)
+    every_days: Optional[float] = Field(None, ge=0.1)
     extra_delay_h: Distribution = 0.0
     season: Optional[Season] = None
     dates: Optional[DateSpan] = None
