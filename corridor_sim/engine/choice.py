@@ -106,12 +106,18 @@ class FlowChooser:
         self.theta = self.choice.logit_scale
         self.vot = self.choice.value_of_time_usd_per_teu_h
         self.by_cost = self.choice.by == "cost"
-        # Decision points: (candidate, leg) options at the origin and at each transfer node.
+        # Decision points: (candidate, leg) options at the origin and at each transfer node; there,
+        # every candidate with a leg starting at the node is an option (a truck may drive on).
         self.points: dict[str, list[tuple[int, int]]] = {"": [(c, 0) for c in range(len(self.cands))]}
         if self.en_route:
+            transfer_nodes = {cand.route.legs[i].origin for cand in self.cands for i in cand.transfers}
             for c, cand in enumerate(self.cands):
-                for i in cand.transfers:
-                    self.points.setdefault(cand.route.legs[i].origin, []).append((c, i))
+                starts = {}
+                for i, leg in enumerate(cand.route.legs[1:], start=1):
+                    starts.setdefault(leg.origin, i)
+                for node, i in starts.items():
+                    if node in transfer_nodes:
+                        self.points.setdefault(node, []).append((c, i))
         self.snapshots: dict[str, deque] = {key: deque() for key in self.points}
         self.static = {key: np.array([self.cands[c].static_h[i] for c, i in opts]) for key, opts in self.points.items()}
         self.money = {key: np.array([self.cands[c].cost_usd[i] if self.by_cost else 0.0 for c, i in opts])
