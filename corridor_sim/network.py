@@ -470,13 +470,22 @@ class CorridorNetwork:
         Raises:
             RouteError: the destination cannot be reached, or no reaching path is served.
         """
+        memo = self.__dict__.setdefault("_candidates", {})
+        key = (origin, destination, services, among)
+        if key not in memo:
+            memo[key] = self._candidate_routes(origin, destination, services, among)
+        return [Route(r.nodes, r.legs, r.share, r.expected, r.leg_expected) for r in memo[key]]
+
+    def _candidate_routes(self, origin: str, destination: str, services: tuple[str, ...] | None,
+                          among: int) -> list[Route]:
         g = self._running_graph()
         if not nx.has_path(g, origin, destination):
             raise RouteError(f"{destination} cannot be reached from {origin}")
         found: dict[tuple, Route] = {}
         first_error = None
+        # The node paths to try: enough for `among` candidates (each path gives one per mode).
         for path in itertools.islice(nx.shortest_simple_paths(g, origin, destination, weight="weight"),
-                                     K_CANDIDATE_PATHS):
+                                     min(K_CANDIDATE_PATHS, 4 * among)):
             present = sorted({s.mode for a, b in zip(path, path[1:]) for s in self.segments_between(a, b)})
             variants = [None] + [(m,) for m in present]
             if "road" in present and len(present) > 2:

@@ -44,7 +44,7 @@ from corridor_sim.calendar import windows
 from corridor_sim.distributions import mean_of
 from corridor_sim.network import RideLeg, RoadLeg, Route, changes_vehicle, handling_time
 
-REFRESH_H = 0.25  # at most one state estimate per decision point per quarter hour
+REFRESH_H = 1.0  # at most one state estimate per decision point (and candidate) an hour
 CLOSED_FOR_EVER_H = 1e6  # a closure without end (a season of every day) counts as this many hours
 WEEK_H = 7 * 24.0
 
@@ -76,6 +76,9 @@ class _Candidate:
         model = chooser.model
         self.r = r
         self.route = route
+        # What a shipment meets on this route: its legs (segments, pools and their services).
+        self.key = tuple((type(leg).__name__, leg.origin, tuple(sg.id for sg in leg.segments),
+                          getattr(leg, "services", None)) for leg in route.legs)
         self.starts: list[int] = []
         self.plan = model.plan(route, self.starts)
         n = len(route.legs)
@@ -101,6 +104,7 @@ class FlowChooser:
         self.flow = flow
         self.choice = flow.choice
         self.rng = chooser.model._rng(f"choice:{flow.id}")
+        self.shared = chooser.estimates
         self.cands = [_Candidate(chooser, r, chooser.model.routes[r][1]) for r in route_ids]
         self.en_route = self.choice.at == "every_transfer"
         self.theta = self.choice.logit_scale
@@ -119,8 +123,8 @@ class FlowChooser:
                     if node in transfer_nodes:
                         self.points.setdefault(node, []).append((c, i))
         self.snapshots: dict[str, deque] = {key: deque() for key in self.points}
-        self.static = {key: np.array([self.cands[c].static_h[i] for c, i in opts]) for key, opts in self.points.items()}
-        self.money = {key: np.array([self.cands[c].cost_usd[i] if self.by_cost else 0.0 for c, i in opts])
+        self.static = {key: [self.cands[c].static_h[i] for c, i in opts] for key, opts in self.points.items()}
+        self.money = {key: [self.cands[c].cost_usd[i] if self.by_cost else 0.0 for c, i in opts]
                       for key, opts in self.points.items()}
         months = len(chooser.model.month_edges_h) - 1
         self.month_edges = chooser.model.month_edges_h
@@ -136,8 +140,16 @@ class FlowChooser:
         """Expected hours to the door of each option at a decision point, as the chooser sees them."""
         snaps = self.snapshots[key]
         if not snaps or now - snaps[-1][0] >= REFRESH_H:
-            extra = [sum(est(now) for est in self.cands[c].dynamic[i]) for c, i in self.points[key]]
-            snaps.append((now, self.static[key] + np.array(extra)))
+            shared = self.shared
+            hours = []
+            for base, (c, i) in zip(self.static[key], self.points[key]):
+                # Flows with the same candidate share its estimate (refreshed at most every REFRESH_H).
+                cand = self.cands[c]
+                found = shared.get((cand.key, i))
+                if found is None or now - found[0] >= REFRESH_H:
+                    found = shared[(cand.key, i)] = (now, sum(est(now) for est in cand.dynamic[i]))
+                hours.append(base + found[1])
+            snaps.append((now, hours))
         lag = self.choice.information_lag_h
         if lag <= 0:
             return snaps[-1][1]
@@ -151,12 +163,17 @@ class FlowChooser:
         options = self.points[key]
         if len(options) == 1:
             return 0
-        gc = self.money[key] + self.vot * self.expected_h(key, now)
+        # Plain Python on a handful of candidates: cheaper than numpy on tiny arrays.
+        vot = self.vot
+        gc = [usd + vot * h for usd, h in zip(self.money[key], self.expected_h(key, now))]
+        best = min(gc)
         if self.theta == 0:
-            return int(np.argmin(gc))
-        weights = np.exp(-self.theta * (gc - gc.min()))
-        cum = np.cumsum(weights)
-        return min(int(np.searchsorted(cum, self.rng.random() * cum[-1], side="right")), len(options) - 1)
+            return gc.index(best)
+        cum, total = [], 0.0
+        for g in gc:
+            total += math.exp(-self.theta * (g - best))
+            cum.append(total)
+        return min(bisect_right(cum, self.rng.random() * total), len(options) - 1)
 
     def origin(self, now: float, teu: float) -> int:
         """Choose a new shipment's candidate at its origin (counted by its month and week of creation)."""
@@ -224,6 +241,7 @@ class Chooser:
                     (w.start_h, w.end_h) for w in windows(dis, start, 0.0, limit_h))
         for spans in self.closures.values():
             spans.sort()
+        self.estimates: dict[tuple, tuple[float, float]] = {}  # (route key, leg) -> (when, extra hours)
         self.flows: dict[int, FlowChooser] = {}
         by_flow: dict[int, list[int]] = {}
         for r, (f, _) in enumerate(model.routes):
@@ -299,10 +317,16 @@ class Chooser:
         headway_h = 2.0 * self.network.pool_wait_h(*leg.pool_key)
 
         def backlog(now: float) -> float:
-            cap = sum(s.capacity_teu * s.factor() for s in states) / len(states)
-            if cap <= 0 or not group.queue:
+            queue = group.queue
+            if not queue:
                 return 0.0
-            return math.floor(sum(w.teu for w in group.queue) / cap) * headway_h
+            cap = sum(s.capacity_teu * s.factor() for s in states) / len(states)
+            if cap <= 0:
+                return 0.0
+            # The TEU waiting, in O(1): the count x the mean of the first and last shipment's TEU
+            # (exact where one shipment size waits, as on most pools; a long queue is not summed).
+            teu = len(queue) * (queue[0].teu + queue[-1].teu) / 2.0
+            return math.floor(teu / cap + 1e-9) * headway_h
         out = [backlog]
         for service in dict.fromkeys(s.line.service.id for s in states):
             closed = self.closed_h(service)
