@@ -235,3 +235,18 @@ def test_candidates_across_modes(tmp_path):
     assert sum(doc["modal_split"].values()) == pytest.approx(1.0)
     assert set(doc["route_shares_by_month"]) <= set(res.summary()["flows"]["CITY-HUB"]["by_month"])
     assert "Route choice" in res.format_tables()
+
+
+def test_route_shares_figure(tmp_path):
+    """The route-shares figure draws a panel per choosing flow and does not apply without choice."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from corridor_sim.plotting import FIGURE_NAMES, NotApplicable, plot_route_shares
+
+    assert FIGURE_NAMES["route_shares"] == "plot_route_shares"
+    sc = variant(tmp_path, lambda d: d["simulation"].update(horizon_days=40))
+    fig = plot_route_shares(run(sc, replications=1, keep_stages=False))
+    assert len(fig.axes) == 1 and len(fig.axes[0].collections) == 2  # one band per candidate
+    with pytest.raises(NotApplicable):
+        plot_route_shares(run(load_scenario(EXAMPLE), replications=1, keep_stages=False))
