@@ -250,3 +250,20 @@ def test_route_shares_figure(tmp_path):
     assert len(fig.axes) == 1 and len(fig.axes[0].collections) == 2  # one band per candidate
     with pytest.raises(NotApplicable):
         plot_route_shares(run(load_scenario(EXAMPLE), replications=1, keep_stages=False))
+
+
+def test_information_lag_shows_the_state_as_it_was(tmp_path):
+    """With `information_lag_h` of two days, trucks keep choosing the closed post for the first two
+    days of its closure (they see it open) and avoid it afterwards."""
+    def edit(data):
+        data["demand"][0]["teu_per_year"] = 0.6 * HOURS_PER_YEAR
+        data["demand"][0]["choice"]["information_lag_h"] = 48
+        data["disruptions"] = [{"id": "shut", "target": "P1", "start_day": 40, "end_day": 50, "capacity_factor": 0}]
+        data["simulation"]["horizon_days"] = 60
+
+    out = run_replication(variant(tmp_path, edit), 0, keep_stages=False)
+    routes, created_h = measured_routes(out)
+    blind = (created_h >= 40 * 24 + 1) & (created_h < 42 * 24 - 1)
+    seen = (created_h >= 42 * 24 + 1) & (created_h < 50 * 24)
+    assert np.mean(routes[blind] == 0) > 0.5
+    assert np.mean(routes[seen] == 1) > 0.9
