@@ -149,6 +149,8 @@ class FlowChooser:
                 if found is None or now - found[0] >= REFRESH_H:
                     found = shared[(cand.key, i)] = (now, sum(est(now) for est in cand.dynamic[i]))
                 hours.append(base + found[1])
+            if self.choice.information_lag_h <= 0:
+                snaps.clear()  # without a lag only the newest estimate is ever read
             snaps.append((now, hours))
         lag = self.choice.information_lag_h
         if lag <= 0:
