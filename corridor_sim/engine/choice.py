@@ -77,8 +77,10 @@ class _Candidate:
         self.r = r
         self.route = route
         # What a shipment meets on this route: its legs (segments, pools and their services).
-        self.key = tuple((type(leg).__name__, leg.origin, tuple(sg.id for sg in leg.segments),
-                          getattr(leg, "services", None)) for leg in route.legs)
+        # (as a small integer: a nested tuple would be hashed again at every look-up)
+        key = tuple((type(leg).__name__, leg.origin, tuple(sg.id for sg in leg.segments),
+                     getattr(leg, "services", None)) for leg in route.legs)
+        self.key = chooser.route_keys.setdefault(key, len(chooser.route_keys))
         self.starts: list[int] = []
         self.plan = model.plan(route, self.starts)
         n = len(route.legs)
@@ -244,6 +246,7 @@ class Chooser:
         for spans in self.closures.values():
             spans.sort()
         self.estimates: dict[tuple, tuple[float, float]] = {}  # (route key, leg) -> (when, extra hours)
+        self.route_keys: dict[tuple, int] = {}
         self.flows: dict[int, FlowChooser] = {}
         by_flow: dict[int, list[int]] = {}
         for r, (f, _) in enumerate(model.routes):
