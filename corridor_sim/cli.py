@@ -50,6 +50,8 @@ def _cmd_routes(args: argparse.Namespace) -> int:
         for route in network.routes_for(flow):
             exp = route.expected
             share = f"  share {route.share:.0%}" if route.share < 1 else ""
+            if flow.choice is not None:  # a candidate of the choice (engine/choice.py), no fixed share
+                share = "  choice candidate"
             print(f"{flow.id}: {' -> '.join(route.nodes)}{share}")
             print(f"  {route.length_km:,.0f} km; expected {exp.total_h / 24:.1f} days = "
                   f"travel {exp.travel_h / 24:.1f} + waiting {exp.wait_h / 24:.1f} + handling {exp.handling_h / 24:.1f}")

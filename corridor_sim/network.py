@@ -318,7 +318,8 @@ class CorridorNetwork:
 
     # ------------------------------------------------------------------ legs from a node path
 
-    def legs_for_path(self, path: list[str], services: tuple[str, ...] | None = None) -> tuple[Leg, ...]:
+    def legs_for_path(self, path: list[str], services: tuple[str, ...] | None = None,
+                      modes: tuple[str, ...] | None = None) -> tuple[Leg, ...]:
         """Cut a node path into the expected-fastest legs, choosing among parallel segments exactly.
 
         A shortest path over states (node index on the path, arrived by road or not, rail gauge
@@ -326,6 +327,8 @@ class CorridorNetwork:
         line runs (of the named `services` only, if given), each costing its expected time plus the
         handling where it starts (where the vehicle changes). Gauge changes where not allowed are
         not arcs. Every hop's segments are compared; nothing is enumerated combination by combination.
+        With `modes`, only segments and lines of those modes are arcs (a road or a rail candidate of
+        one node path, for mode choice).
 
         Raises:
             RouteError: two consecutive nodes are not joined, a rail or sea stretch has no service,
@@ -339,6 +342,8 @@ class CorridorNetwork:
             hops.append(segs)
         n = len(hops)
         rides = self._ride_candidates(path, hops, services)
+        if modes is not None:
+            rides = [[leg for leg in legs if leg.mode in modes] for legs in rides]
         covered = {(j + m, seg.id) for j, legs in enumerate(rides) for leg in legs
                    for m, seg in enumerate(leg.segments)}
         errors: list[tuple[int, str]] = []
@@ -363,7 +368,8 @@ class CorridorNetwork:
                     state, leg = back[state]
                     legs.append(leg)
                 return tuple(reversed(legs))
-            arcs = [(RoadLeg(path[i], path[i + 1], seg), i + 1) for seg in hops[i] if seg.mode == "road"]
+            arcs = [(RoadLeg(path[i], path[i + 1], seg), i + 1) for seg in hops[i]
+                    if seg.mode == "road" and (modes is None or "road" in modes)]
             arcs += [(leg, i + leg.alight - leg.board) for leg in rides[i]]
             for leg, j in arcs:
                 is_road = isinstance(leg, RoadLeg)
@@ -453,24 +459,80 @@ class CorridorNetwork:
             raise RouteError(f"no served path from {origin} to {destination}: {first_error}")
         return best
 
+    def candidate_routes(self, origin: str, destination: str, services: tuple[str, ...] | None,
+                         among: int) -> list[Route]:
+        """The `among` expected-fastest distinct served routes between two nodes, across modes.
+
+        Each of the k shortest node paths (by running time) is cut into legs as fast as it goes,
+        and also by each single mode it offers and without road, so that a road and a rail way over
+        the same nodes are both candidates; routes with the same legs count once. Fastest first.
+
+        Raises:
+            RouteError: the destination cannot be reached, or no reaching path is served.
+        """
+        memo = self.__dict__.setdefault("_candidates", {})
+        key = (origin, destination, services, among)
+        if key not in memo:
+            memo[key] = self._candidate_routes(origin, destination, services, among)
+        return [Route(r.nodes, r.legs, r.share, r.expected, r.leg_expected) for r in memo[key]]
+
+    def _candidate_routes(self, origin: str, destination: str, services: tuple[str, ...] | None,
+                          among: int) -> list[Route]:
+        g = self._running_graph()
+        if not nx.has_path(g, origin, destination):
+            raise RouteError(f"{destination} cannot be reached from {origin}")
+        found: dict[tuple, Route] = {}
+        first_error = None
+        # The node paths to try: enough for `among` candidates (each path gives one per mode).
+        for path in itertools.islice(nx.shortest_simple_paths(g, origin, destination, weight="weight"),
+                                     min(K_CANDIDATE_PATHS, 4 * among)):
+            present = sorted({s.mode for a, b in zip(path, path[1:]) for s in self.segments_between(a, b)})
+            variants = [None] + [(m,) for m in present]
+            if "road" in present and len(present) > 2:
+                variants.append(tuple(m for m in present if m != "road"))
+            for modes in variants:
+                try:
+                    legs = self.legs_for_path(path, services, modes)
+                except RouteError as exc:
+                    first_error = first_error or exc
+                    continue
+                key = tuple((type(leg).__name__, tuple(s.id for s in leg.segments)) for leg in legs)
+                if key not in found:
+                    route = Route(tuple(path), legs)
+                    self.expected_route(route)
+                    found[key] = route
+        if not found:
+            raise RouteError(f"no served path from {origin} to {destination}: {first_error}")
+        best = sorted(found.values(), key=lambda r: r.expected.total_h)[:among]
+        for route in best:
+            route.share = 1.0 / len(best)
+        return best
+
     def routes_for(self, flow: Flow) -> list[Route]:
         """The route(s) a flow takes: its explicit route(s), else the expected-fastest path.
 
         A route's ride legs board only lines of its named services (a `routes` alternative's own
         `services`, else the flow's), if it names any.
+
+        With `choice`, they are the candidates a shipment chooses among: its `routes` (shares
+        ignored), else the `among` expected-fastest served routes across modes (`candidate_routes`).
         """
         named = tuple(flow.services) if flow.services is not None else None
+        if flow.choice is not None and flow.routes is None and flow.route is None:
+            return self.candidate_routes(flow.origin, flow.destination, named, flow.choice.among)
         if flow.routes is not None:
-            paths = [(list(r.path), r.share, tuple(r.services) if r.services is not None else named)
-                     for r in flow.routes]
+            even = 1.0 / len(flow.routes)
+            paths = [(list(r.path), r.share if r.share is not None else even,
+                      tuple(r.services) if r.services is not None else named,
+                      tuple(r.modes) if r.modes is not None else None) for r in flow.routes]
         elif flow.route is not None:
-            paths = [(list(flow.route), 1.0, named)]
+            paths = [(list(flow.route), 1.0, named, None)]
         else:
             route = self.fastest_route(flow.origin, flow.destination, named)
             return [route]
         out = []
-        for path, share, services in paths:
-            route = Route(tuple(path), self.legs_for_path(path, services), share)
+        for path, share, services, modes in paths:
+            route = Route(tuple(path), self.legs_for_path(path, services, modes), share)
             self.expected_route(route)
             out.append(route)
         return out

@@ -33,6 +33,7 @@ import yaml
 from scipy.special import stdtrit
 
 from corridor_sim.cohort import by_month, pooled_transit, replication_transit, window_months
+from corridor_sim.engine.choice import choice_summary
 from corridor_sim.engine.empties import empty_routes
 from corridor_sim.engine.fleets import STATE_NAMES
 from corridor_sim.engine.model import ReplicationOutput
@@ -529,6 +530,9 @@ class Results:
                 "time_days": {name: _json_number(getattr(row, f"{name}_days")) for name in CATEGORIES},
                 "by_month": _json_tree(by_month(self.outputs, f)),
             }
+            if flow.choice is not None:  # route and mode choice (engine/choice.py)
+                flows[row.flow].update(_json_tree(choice_summary(
+                    self.outputs, flow.id, [route for ff, route, _, _ in self.route_table() if ff == f])))
         months = window_months(self.outputs[0]) if self.outputs else []
         nodes = {r.node: {"utilization": _json_number(r.utilization),
                           "utilization_nominal": _json_number(r.utilization_nominal),
@@ -640,6 +644,7 @@ class Results:
                 r = by_flow.loc[f.id]
                 lines.append(f"{f.id:<22} {f.empty_return_share:6.2f} {r.empty_cost_usd_per_teu:8.0f} "
                              f"{r.empty_co2_kg_per_teu:9.0f}")
+        lines += self._choice_lines()
         if len(self.segments):
             lines += ["", "Segment paths (vehicles per day per direction; util of the paths open, util_nom of nominal)"]
             head = f"{'gate':<24} {'cap/day':>8} {'used/day':>8} {'util':>6} {'util_nom':>8} {'queue':>6}"
@@ -652,6 +657,22 @@ class Results:
         lines += ["", f"Busiest: {busiest} (utilisation {util:.2f})"]
         lines += self.warnings()
         return "\n".join(lines)
+
+    def _choice_lines(self) -> list[str]:
+        """The route-choice table: each choice flow's share of TEU by candidate, modal split, re-choices."""
+        chosen = [(f, flow) for f, flow in enumerate(self.scenario.demand) if flow.choice is not None]
+        if not chosen:
+            return []
+        lines = ["", "Route choice (share of the measured TEU by route finally taken; re-chosen: shipments a replication)"]
+        head = f"{'flow':<22} {'share':>6}  route"
+        lines += [head, "-" * 60]
+        for f, flow in chosen:
+            doc = choice_summary(self.outputs, flow.id, [route for ff, route, _, _ in self.route_table() if ff == f])
+            for label, share in doc.get("route_shares", {}).items():
+                lines.append(f"{flow.id:<22} {share:6.2f}  {label}")
+            split = ", ".join(f"{m} {v:.2f}" for m, v in doc.get("modal_split", {}).items())
+            lines.append(f"{'':<22} modal split: {split}; re-chosen {doc.get('rechosen', 0.0):.1f}")
+        return lines
 
     def warnings(self) -> list[str]:
         """One line for every element that does not settle over the measured window."""

@@ -95,6 +95,16 @@ CASES: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
         (CHILD, "services[3].departures", ("every_h", "when_full"))],
     "route_shares.yaml": [
         (CHILD, "demand[2].routes", ("shares must sum to 1", "0.9"))],
+    "choice_logit_negative.yaml": [
+        (CHILD, "demand[0].choice.logit_scale", ("greater than or equal to 0", "-0.1", "(line 5)"))],
+    "choice_value_of_time_infinite.yaml": [
+        (CHILD, "demand[0].choice.value_of_time_usd_per_teu_h", ("finite number", "(line 5)"))],
+    "choice_among_zero.yaml": [
+        (CHILD, "demand[1].choice.among", ("greater than or equal to 1", "got 0", "(line 5)"))],
+    "choice_route_misses_destination.yaml": [
+        (CHILD, "demand[2].routes[1].path", ("must run from origin ORIGIN to destination HUB", "not ORIGIN to PORT_A"))],
+    "routes_without_shares.yaml": [
+        (CHILD, "demand[2].routes", ("give every route a share", "only with choice"))],
     "rail_without_gauge.yaml": [
         (CHILD, "network.segments[6].gauge_mm", ("required on a rail segment",))],
     # The route is inherited, so the fault is located in the parent's key; the message names the leg.

@@ -21,6 +21,7 @@ import simpy
 
 from corridor_sim.calendar import month_edges_h, windows
 from corridor_sim.distributions import sampler_of
+from corridor_sim.engine.choice import Chooser
 from corridor_sim.engine.empties import EmptyBoxes
 from corridor_sim.engine.facilities import Facility, SegmentGate
 from corridor_sim.engine.fleets import build_fleets, fleet_outputs
@@ -127,6 +128,7 @@ class CorridorModel:
         self.drain_h = self._drain_h()
         self.month_edges_h, self.month_keys = month_edges_h(scenario.simulation.start_date,
                                                             self.horizon_h + self.drain_h)
+        self.choice = Chooser(self) if any(f.choice is not None for f in scenario.demand) else None
         n_flows = len(scenario.demand)
         self.recorder = (SummaryRecorder(n_flows, len(self.routes), self.warmup_h, self.horizon_h, self.month_edges_h)
                          if summary_only else
@@ -212,22 +214,33 @@ class CorridorModel:
         poisson = flow.arrivals == "poisson"
         if not poisson:
             yield self.env.timeout(rng.uniform(0, mean_gap_h))  # a random phase, then regular
+        chooser = self.choice.flows.get(f) if self.choice is not None else None  # engine/choice.py
         while True:
             if poisson:
                 yield self.env.timeout(rng.exponential(mean_gap_h))
-            r = route_ids[0] if len(route_ids) == 1 else route_ids[int(choose.choice(len(route_ids), p=shares))]
+            if chooser is not None:
+                c = chooser.origin(self.env.now, flow.shipment_teu)
+                r = route_ids[c]
+            else:
+                r = route_ids[0] if len(route_ids) == 1 else route_ids[int(choose.choice(len(route_ids), p=shares))]
             index = self.recorder.new_shipment(f, r, flow.shipment_teu, self.env.now)
-            self.env.process(self.journey(index, self.plans[r], flow.shipment_teu))
+            if chooser is not None and chooser.en_route:
+                self.env.process(chooser.journey(index, c, flow.shipment_teu, self.env.now))
+            else:
+                self.env.process(self.journey(index, self.plans[r], flow.shipment_teu))
             if not poisson:
                 yield self.env.timeout(mean_gap_h)
 
-    def plan(self, route: Route) -> list[tuple]:
+    def plan(self, route: Route, starts: list | None = None) -> list[tuple]:
         """A route as the steps a shipment takes: (process function, its arguments) each.
 
-        Worked out once per route, so a shipment's journey does no lookups.
+        Worked out once per route, so a shipment's journey does no lookups. `starts`, if given,
+        receives the index of each leg's first step (where a re-choice may take over).
         """
         steps, shared = [], self.shared
         for i, leg in enumerate(route.legs):
+            if starts is not None:
+                starts.append(len(steps))
             steps += shared.before_handling(route, i)
             if self.network.handles(leg.origin, changes_vehicle(route.legs, i)):
                 steps.append(shared.handle_step(route, i) or self._handle_step(leg.origin))
@@ -373,6 +386,8 @@ class CorridorModel:
         facilities = window["facilities"]
         if self.empties is not None:  # the counts of boxes sent and back run to the end (conservation)
             window["extra"]["empties"].update(self.empties.counts())
+        if self.choice is not None:  # route shares of the measured cohort, re-choices to the end
+            window["extra"]["choice"] = self.choice.outputs()
         for node_id, facility in self.facilities.items():
             # Waits of the window's arrivals, whenever they started; those still queueing are censored.
             facilities[node_id].update(wait_sum_h=facility.wait_sum_h, waited=facility.waited,

@@ -140,11 +140,14 @@ def _check_flows(scenario: Scenario, network: CorridorNetwork, add) -> None:
         flow_services = tuple(flow.services) if flow.services is not None else None
         paths = []
         if flow.route is not None:
-            paths.append((f"demand[{i}].route", flow.route, flow_services))
+            paths.append((f"demand[{i}].route", flow.route, flow_services, None))
         for r, alt in enumerate(flow.routes or []):
             paths.append((f"demand[{i}].routes[{r}].path", alt.path,
-                          tuple(alt.services) if alt.services is not None else flow_services))
-        for prefix, path, services in paths:
+                          tuple(alt.services) if alt.services is not None else flow_services,
+                          tuple(alt.modes) if alt.modes is not None else None))
+        if flow.routes is not None and flow.choice is None and all(alt.share is None for alt in flow.routes):
+            add(f"demand[{i}].routes", "give every route a share (shares may be left out only with choice)")
+        for prefix, path, services, *modes in paths:
             for j, node in enumerate(path):
                 if node not in nodes:
                     add(f"{prefix}[{j}]", _unknown("node", node, nodes))
@@ -160,13 +163,17 @@ def _check_flows(scenario: Scenario, network: CorridorNetwork, add) -> None:
                     bad = True
             if not bad:
                 try:
-                    _check_fits(flow, network, network.legs_for_path(list(path), services),
+                    _check_fits(flow, network, network.legs_for_path(list(path), services, modes[0]),
                                 f"demand[{i}].shipment_teu", add, yards)
                 except RouteError as exc:
                     add(prefix, str(exc))
         if not bad and not paths:
             try:
                 route = network.fastest_route(flow.origin, flow.destination, flow_services)
+                if flow.choice is not None:  # every candidate must fit as well
+                    for candidate in network.candidate_routes(flow.origin, flow.destination, flow_services,
+                                                              flow.choice.among):
+                        _check_fits(flow, network, candidate.legs, f"demand[{i}].shipment_teu", add, yards)
             except RouteError as exc:
                 add(f"demand[{i}].destination", str(exc))
             else:

@@ -180,8 +180,24 @@ class Service(_Model):
 
 class RouteShare(_Model):
     path: list[str] = Field(min_length=2)
-    share: float = Field(gt=0, le=1)
+    # Required without `choice`; a flow with `choice` may leave every share out (they are then equal).
+    share: Optional[float] = Field(None, gt=0, le=1)
     services: Optional[list[str]] = Field(None, min_length=1)
+    # Ride or drive only these modes along the path (None: the fastest of any), so that one node
+    # path can be a road and a rail candidate of a mode choice.
+    modes: Optional[list[Mode]] = Field(None, min_length=1)
+
+
+class Choice(_Model):
+    """Route and mode choice per shipment on the live state of the corridor (engine/choice.py)."""
+
+    by: Literal["time", "cost"] = "time"
+    # 10 USD/TEU-h: 0.6 %/day of a USD 40,000 TEU (Hummels & Schaur 2013, the low end).
+    value_of_time_usd_per_teu_h: float = Field(10.0, ge=0, allow_inf_nan=False)
+    logit_scale: float = Field(0.0, ge=0, allow_inf_nan=False)  # per USD of generalised cost; 0: the best
+    among: int = Field(3, ge=1, le=30)  # candidates the network offers when `routes` is not given
+    at: Literal["origin", "every_transfer"] = "origin"
+    information_lag_h: float = Field(0.0, ge=0, allow_inf_nan=False)
 
 
 class Flow(_Model):
@@ -198,11 +214,16 @@ class Flow(_Model):
     empty_return_share: float = Field(0.0, ge=0, le=1)
     empty_after_h: Distribution = 0.0
     empty_route: Optional[list[str]] = Field(None, min_length=2)
+    choice: Optional[Choice] = None
 
     @field_validator("routes")
     @classmethod
     def _shares_sum_to_one(cls, routes):
         # A field validator (not a model validator) so that the error names the key routes.
+        if routes is not None and all(r.share is None for r in routes):
+            return routes  # only valid with `choice` (checked in checks.py)
+        if routes is not None and any(r.share is None for r in routes):
+            raise ValueError("give a share for every route, or (with choice) for none")
         total = sum(r.share for r in routes) if routes is not None else 1.0
         if abs(total - 1) > 1e-6:
             raise ValueError(f"routes shares must sum to 1, not {total:g}")

@@ -1,0 +1,87 @@
+"""Time route and mode choice: the base scenario with `choice` on every flow against without.
+
+    python benchmarks/choice_speed.py [--scenario PATH] [--rounds 3] [--days DAYS] [--at origin]
+
+The with-choice variant is built in memory: every flow loses its fixed `route`/`routes` and gets
+`choice: {at: ...}` (defaults otherwise: by time, choosing among the 3 expected-fastest served routes
+the network offers across modes). Both run one replication in summary-only mode (the CLI's
+`run --replications 1 --no-shipments`), alternately (without, with; then with, without; ...), each
+timed from building the model to the end of the run. Prints the median seconds (wall and CPU) of
+each, the with / without ratio of the medians (target: within 1.3) and the shipments simulated.
+The machine may be shared: read CPU time first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import time
+from pathlib import Path
+
+from corridor_sim import load_scenario
+from corridor_sim.engine.model import CorridorModel
+from corridor_sim.scenario.schema import Scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def with_choice(scenario: Scenario, at: str) -> Scenario:
+    """The scenario with `choice` on every flow (candidates from the network)."""
+    data = copy.deepcopy(scenario.data())  # the merged data the scenario was built from
+    for flow in data.get("demand", []):
+        flow.pop("route", None)
+        flow.pop("routes", None)
+        flow["choice"] = {"at": at}
+    return validated(data)
+
+
+def validated(data: dict) -> Scenario:
+    """A Scenario from plain data, keeping the data (as the loader does) for further variants."""
+    scenario = Scenario.model_validate(data)
+    scenario._data = data
+    return scenario
+
+
+def timed(scenario: Scenario) -> tuple[float, float, int, int]:
+    """(wall s, CPU s, shipments, events) of one summary-only replication, model build included."""
+    w0, c0 = time.perf_counter(), time.process_time()
+    model = CorridorModel(scenario, replication=0, keep_stages=False, summary_only=True)
+    model.run()
+    events = next(model.env._eid)  # SimPy's count of scheduled events (private, for reading only)
+    return time.perf_counter() - w0, time.process_time() - c0, int(model.recorder.count), events
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenario", default=str(ROOT / "scenarios" / "instc_2025.yaml"))
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--days", type=float, default=None, help="horizon days (default: the scenario's)")
+    parser.add_argument("--at", choices=["origin", "every_transfer"], default="origin")
+    args = parser.parse_args()
+    base = load_scenario(args.scenario)
+    if args.days is not None:
+        data = copy.deepcopy(base.data())
+        data.setdefault("simulation", {})["horizon_days"] = args.days
+        base = validated(data)
+    variants = {"without": base, "with": with_choice(base, args.at)}
+    times: dict[str, list[tuple[float, float, int]]] = {k: [] for k in variants}
+    for i in range(args.rounds):
+        order = ["without", "with"] if i % 2 == 0 else ["with", "without"]
+        for name in order:
+            times[name].append(timed(variants[name]))
+            print(f"round {i + 1} {name:<8} wall {times[name][-1][0]:7.2f} s  cpu {times[name][-1][1]:7.2f} s", flush=True)
+    med = {k: (statistics.median(t[0] for t in v), statistics.median(t[1] for t in v), v[0][2], v[0][3])
+           for k, v in times.items()}
+    for name, (wall, cpu, n, events) in med.items():
+        print(f"{name:<8} median wall {wall:7.2f} s  cpu {cpu:7.2f} s  shipments {n}  events {events}")
+    print(f"ratio with / without: wall {med['with'][0] / med['without'][0]:.3f}  "
+          f"cpu {med['with'][1] / med['without'][1]:.3f}  (target <= 1.3)")
+    # Choice changes what is simulated (routes, and so the drain's length): CPU per event separates
+    # the chooser's own cost from a different amount of simulation.
+    per_event = (med["with"][1] / med["with"][3]) / (med["without"][1] / med["without"][3])
+    print(f"events with / without {med['with'][3] / med['without'][3]:.3f}; CPU per event with / without {per_event:.3f}")
+
+
+if __name__ == "__main__":
+    main()

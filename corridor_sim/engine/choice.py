@@ -1,0 +1,420 @@
+"""Route and mode choice per shipment on the live state of the corridor.
+
+A flow with `choice` has candidate routes (its `routes`, else the `among` expected-fastest served
+routes the network offers across modes; see `CorridorNetwork.routes_for`), each planned once. When
+a shipment is created (and, with `at: every_transfer`, wherever it changes vehicle) it takes the
+candidate of least generalised cost
+
+    GC = money cost per TEU of the rest of the route (`by: cost` only)
+         + value_of_time_usd_per_teu_h x expected hours from here to the door,
+
+or, with `logit_scale` theta > 0, candidate i with probability softmax(-theta x GC)_i (a
+multinomial logit). The expected hours are the route's expected running, waiting and handling
+times (network.py) plus what the live state adds:
+
+- a handling facility ahead: nothing if a server is free and nobody queues, else
+  (queue + 1) / open servers x mean handling / rate (the work ahead of an arrival: with one
+  exponential server, (n + 1) / mu for n in the system);
+- a segment gate: its queue x 24 / (paths per day x factor), plus the time to its next free path;
+- a single track: the vehicles waiting at its entry x 2 (section time + switch_h), the cycle of an
+  alternating section (Scott's formula);
+- a ride: the TEU already waiting in its pool / TEU per departure (the mean of its lines, disrupted
+  capacity included), whole departures, x the headway (twice the pool's expected wait);
+- a closure (a disruption with `capacity_factor: 0`, or `vehicles_factor: 0` on a service) of a
+  facility, segment or service ahead: the hours until its window ends.
+
+State estimates are cheap: those of a decision point (the origin, or a transfer node) are refreshed
+at most every `REFRESH_H` hours, lazily, when a shipment asks, and kept in a short ring buffer;
+`information_lag_h` makes choosers see the newest estimate at least that old (a *lagged*, not
+smoothed, view: before any such estimate exists, the expected times of the empty corridor).
+
+Draws come from the flow's own stream `choice:<flow id>`, so a flow without `choice` draws exactly
+what it drew before, and runs are the same on any number of workers.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections import deque
+
+import numpy as np
+
+from corridor_sim.calendar import windows
+from corridor_sim.distributions import mean_of
+from corridor_sim.network import RideLeg, RoadLeg, Route, changes_vehicle, handling_time
+
+REFRESH_H = 1.0  # at most one state estimate per decision point (and candidate) an hour
+CLOSED_FOR_EVER_H = 1e6  # a closure without end (a season of every day) counts as this many hours
+WEEK_H = 7 * 24.0
+
+
+def route_label(route: Route, routes: list[Route]) -> str:
+    """A route's label: its node ids in order joined by " ", with its modes ("by road+rail") added
+    when another candidate of the flow runs over the same nodes."""
+    label = " ".join(route.nodes)
+    if sum(r.nodes == route.nodes for r in routes) > 1:
+        label += " by " + route_modes(route)
+    return label
+
+
+def route_modes(route: Route) -> str:
+    """The modes of a route in order of first use, joined by "+" (e.g. "road+rail")."""
+    seen: list[str] = []
+    for leg in route.legs:
+        for seg in leg.segments:
+            if seg.mode not in seen:
+                seen.append(seg.mode)
+    return "+".join(seen)
+
+
+class _Candidate:
+    """One candidate route of a flow: its plan, where each leg's steps start, and per leg the
+    static expected hours, the money cost and the live-state estimators of the rest of the route."""
+
+    def __init__(self, chooser: "Chooser", r: int, route: Route):
+        model = chooser.model
+        self.r = r
+        self.route = route
+        # What a shipment meets on this route: its legs (segments, pools and their services).
+        # (as a small integer: a nested tuple would be hashed again at every look-up)
+        key = tuple((type(leg).__name__, leg.origin, tuple(sg.id for sg in leg.segments),
+                     getattr(leg, "services", None)) for leg in route.legs)
+        self.key = chooser.route_keys.setdefault(key, len(chooser.route_keys))
+        self.starts: list[int] = []
+        self.plan = model.plan(route, self.starts)
+        n = len(route.legs)
+        # Legs where the shipment changes vehicle (a re-choice may happen there).
+        self.transfers = [i for i in range(1, n) if changes_vehicle(route.legs, i)]
+        tail = [e.total_h for e in route.leg_expected]
+        self.static_h = [sum(tail[i:]) for i in range(n)]
+        self.cost_usd = [chooser.tail_cost(route, i) for i in range(n)]
+        per_leg = [chooser.leg_estimators(route, i) for i in range(n)]
+        last = chooser.end_estimators(route)
+        self.dynamic = [sum(per_leg[i:], []) + last for i in range(n)]
+
+    def next_transfer(self, i: int) -> int | None:
+        j = bisect_right(self.transfers, i)
+        return self.transfers[j] if j < len(self.transfers) else None
+
+
+class FlowChooser:
+    """The choices of one flow: its candidates, its decision points and what it chose."""
+
+    def __init__(self, chooser: "Chooser", f: int, flow, route_ids: list[int]):
+        self.model = chooser.model
+        self.flow = flow
+        self.choice = flow.choice
+        self.rng = chooser.model._rng(f"choice:{flow.id}")
+        self.shared = chooser.estimates
+        self.cands = [_Candidate(chooser, r, chooser.model.routes[r][1]) for r in route_ids]
+        self.en_route = self.choice.at == "every_transfer"
+        self.theta = self.choice.logit_scale
+        self.vot = self.choice.value_of_time_usd_per_teu_h
+        self.by_cost = self.choice.by == "cost"
+        # Decision points: (candidate, leg) options at the origin and at each transfer node; there,
+        # every candidate with a leg starting at the node is an option (a truck may drive on).
+        self.points: dict[str, list[tuple[int, int]]] = {"": [(c, 0) for c in range(len(self.cands))]}
+        if self.en_route:
+            transfer_nodes = {cand.route.legs[i].origin for cand in self.cands for i in cand.transfers}
+            for c, cand in enumerate(self.cands):
+                starts = {}
+                for i, leg in enumerate(cand.route.legs[1:], start=1):
+                    starts.setdefault(leg.origin, i)
+                for node, i in starts.items():
+                    if node in transfer_nodes:
+                        self.points.setdefault(node, []).append((c, i))
+        self.snapshots: dict[str, deque] = {key: deque() for key in self.points}
+        self.static = {key: [self.cands[c].static_h[i] for c, i in opts] for key, opts in self.points.items()}
+        self.money = {key: [self.cands[c].cost_usd[i] if self.by_cost else 0.0 for c, i in opts]
+                      for key, opts in self.points.items()}
+        months = len(chooser.model.month_edges_h) - 1
+        self.month_edges = chooser.model.month_edges_h
+        self.warmup_h, self.horizon_h = chooser.model.warmup_h, chooser.model.horizon_h
+        weeks = max(1, math.ceil((self.horizon_h - self.warmup_h) / WEEK_H))
+        self.month_teu = np.zeros((len(self.cands), max(months, 1)))
+        self.week_teu = np.zeros((len(self.cands), weeks))
+        self.rechosen = 0
+
+    # ------------------------------------------------------------------ estimates and the choice
+
+    def expected_h(self, key: str, now: float) -> np.ndarray:
+        """Expected hours to the door of each option at a decision point, as the chooser sees them."""
+        snaps = self.snapshots[key]
+        if not snaps or now - snaps[-1][0] >= REFRESH_H:
+            shared = self.shared
+            hours = []
+            for base, (c, i) in zip(self.static[key], self.points[key]):
+                # Flows with the same candidate share its estimate (refreshed at most every REFRESH_H).
+                cand = self.cands[c]
+                found = shared.get((cand.key, i))
+                if found is None or now - found[0] >= REFRESH_H:
+                    found = shared[(cand.key, i)] = (now, sum(est(now) for est in cand.dynamic[i]))
+                hours.append(base + found[1])
+            if self.choice.information_lag_h <= 0:
+                snaps.clear()  # without a lag only the newest estimate is ever read
+            snaps.append((now, hours))
+        lag = self.choice.information_lag_h
+        if lag <= 0:
+            return snaps[-1][1]
+        seen_h = now - lag
+        while len(snaps) > 1 and snaps[1][0] <= seen_h:
+            snaps.popleft()  # the ring buffer keeps one estimate at least `lag` old, and newer ones
+        return snaps[0][1] if snaps[0][0] <= seen_h else self.static[key]
+
+    def pick(self, key: str, now: float) -> int:
+        """The option chosen at a decision point: the least GC (the first of equals), or a logit draw."""
+        options = self.points[key]
+        if len(options) == 1:
+            return 0
+        # Plain Python on a handful of candidates: cheaper than numpy on tiny arrays.
+        vot = self.vot
+        gc = [usd + vot * h for usd, h in zip(self.money[key], self.expected_h(key, now))]
+        best = min(gc)
+        if self.theta == 0:
+            return gc.index(best)
+        cum, total = [], 0.0
+        for g in gc:
+            total += math.exp(-self.theta * (g - best))
+            cum.append(total)
+        return min(bisect_right(cum, self.rng.random() * total), len(options) - 1)
+
+    def origin(self, now: float, teu: float) -> int:
+        """Choose a new shipment's candidate at its origin (counted by its month and week of creation)."""
+        c = self.pick("", now)
+        if self.warmup_h <= now < self.horizon_h:
+            self._count(c, now, teu, 1.0)
+        return c
+
+    def _count(self, c: int, created_h: float, teu: float, sign: float) -> None:
+        month = max(0, bisect_right(self.month_edges, created_h) - 1)
+        self.month_teu[c, min(month, self.month_teu.shape[1] - 1)] += sign * teu
+        week = min(int((created_h - self.warmup_h) / WEEK_H), self.week_teu.shape[1] - 1)
+        self.week_teu[c, week] += sign * teu
+
+    def journey(self, shipment: int, c: int, teu: float, created_h: float):
+        """Carry a shipment along its candidate, re-choosing the rest where it changes vehicle."""
+        model, cand, i = self.model, self.cands[c], 0
+        switched = False
+        while True:
+            nxt = cand.next_transfer(i)
+            stop = cand.starts[nxt] if nxt is not None else len(cand.plan)
+            for step, args in cand.plan[cand.starts[i] if i else 0:stop]:
+                yield from step(shipment, teu, *args)
+            if nxt is None:
+                break
+            key = cand.route.legs[nxt].origin
+            c2, i = self.points[key][self.pick(key, model.env.now)]
+            if c2 != c:
+                if self.warmup_h <= created_h < self.horizon_h:
+                    self._count(c, created_h, teu, -1.0)
+                    self._count(c2, created_h, teu, 1.0)
+                    if not switched:
+                        self.rechosen += 1
+                switched = True
+                _set_route(model.recorder, shipment, self.cands[c2].r)
+            c, cand = c2, self.cands[c2]
+        model.recorder.delivered(shipment, model.env.now)
+
+    def outputs(self) -> dict:
+        return {"routes": [cand.r for cand in self.cands], "month_teu": self.month_teu.copy(),
+                "week_teu": self.week_teu.copy(), "rechosen": self.rechosen}
+
+
+def _set_route(recorder, shipment: int, r: int) -> None:
+    """Record the candidate a shipment now follows (the shipments table's `route` column)."""
+    if hasattr(recorder, "active"):
+        recorder.active[shipment][1] = r
+    else:
+        recorder.route[shipment] = r
+
+
+class Chooser:
+    """Every flow's choices in one model, and the estimators of the live state they read."""
+
+    def __init__(self, model):
+        self.model = model
+        self.network = model.network
+        limit_h = model.horizon_h + model.drain_h
+        start = model.scenario.simulation.start_date
+        # Closure windows by target: a facility, segment or service shut (factor 0).
+        self.closures: dict[str, list[tuple[float, float]]] = {}
+        for dis in model.scenario.disruptions:
+            if dis.capacity_factor == 0 or dis.vehicles_factor == 0:
+                self.closures.setdefault(dis.target, []).extend(
+                    (w.start_h, w.end_h) for w in windows(dis, start, 0.0, limit_h))
+        for spans in self.closures.values():
+            spans.sort()
+        self.estimates: dict[tuple, tuple[float, float]] = {}  # (route key, leg) -> (when, extra hours)
+        self.route_keys: dict[tuple, int] = {}
+        self.flows: dict[int, FlowChooser] = {}
+        by_flow: dict[int, list[int]] = {}
+        for r, (f, _) in enumerate(model.routes):
+            by_flow.setdefault(f, []).append(r)
+        for f, flow in enumerate(model.scenario.demand):
+            if flow.choice is not None:
+                self.flows[f] = FlowChooser(self, f, flow, by_flow[f])
+
+    def outputs(self) -> dict:
+        return {self.model.scenario.demand[f].id: fc.outputs() for f, fc in self.flows.items()}
+
+    # ------------------------------------------------------------------ what a route costs from a leg on
+
+    def tail_cost(self, route: Route, i: int) -> float:
+        """USD per TEU of the route from leg i on (running and handling, as results.route_cost)."""
+        from corridor_sim.results import route_cost  # results imports the engine: imported late
+
+        return route_cost(self.network, Route(route.nodes, route.legs[i:]))[0]
+
+    # ------------------------------------------------------------------ live-state estimators
+
+    def closed_h(self, target: str):
+        """A function of the clock: hours until the closure of `target` in force ends (0 if none)."""
+        spans = self.closures.get(target)
+        if not spans:
+            return None
+
+        def remaining(now: float) -> float:
+            for start_h, end_h in spans:
+                if start_h <= now < end_h:
+                    return CLOSED_FOR_EVER_H if end_h == math.inf else end_h - now
+                if start_h > now:
+                    break
+            return 0.0
+        return remaining
+
+    def facility_estimator(self, node_id: str, from_mode: str | None, to_mode: str | None) -> list:
+        facility = self.model.facilities.get(node_id)
+        if facility is None:
+            return []
+        mean_h = mean_of(handling_time(self.network.nodes[node_id].handling, from_mode, to_mode))
+
+        def wait(now: float) -> float:
+            if facility.busy < facility.servers and not facility.queue:
+                return 0.0
+            servers = facility.servers or facility.nominal_servers
+            return (len(facility.queue) + 1) / servers * mean_h / facility.rate
+        out = [wait]
+        closed = self.closed_h(node_id)
+        return out + ([closed] if closed else [])
+
+    def segment_estimators(self, seg, from_node: str) -> list:
+        out = []
+        gate = self.model.gate(seg, from_node)
+        if gate is not None and gate.capacity_per_day is not None:
+            def gate_wait(now: float, gate=gate) -> float:
+                rate = gate.capacity_per_day * (gate.factor or 1.0)
+                return len(gate.queue) * 24.0 / rate + max(0.0, gate.next_free_h - now)
+            out.append(gate_wait)
+        track = self.model.shared.tracks.get(seg.id)
+        if track is not None:
+            place = 0 if track.direction(from_node) > 0 else track.n
+            queue = track.waiting[(place, track.direction(from_node))]
+            cycle_h = 2.0 * (seg.length_km / seg.speed_kmh / track.n + track.switch_h)
+            out.append(lambda now: len(queue) * cycle_h)
+        closed = self.closed_h(seg.id)
+        return out + ([closed] if closed else [])
+
+    def ride_estimators(self, leg: RideLeg) -> list:
+        model = self.model
+        group = model.pools.group(leg.pool_key)
+        states = [model.lines[line.id] for line, _, _ in self.network.pool_lines(*leg.pool_key)]
+        headway_h = 2.0 * self.network.pool_wait_h(*leg.pool_key)
+
+        def backlog(now: float) -> float:
+            queue = group.queue
+            if not queue:
+                return 0.0
+            cap = sum(s.capacity_teu * s.factor() for s in states) / len(states)
+            if cap <= 0:
+                return 0.0
+            # The TEU waiting, in O(1): the count x the mean of the first and last shipment's TEU
+            # (exact where one shipment size waits, as on most pools; a long queue is not summed).
+            teu = len(queue) * (queue[0].teu + queue[-1].teu) / 2.0
+            return math.floor(teu / cap + 1e-9) * headway_h
+        out = [backlog]
+        for service in dict.fromkeys(s.line.service.id for s in states):
+            closed = self.closed_h(service)
+            if closed:
+                out.append(closed)
+        for j, seg in enumerate(leg.segments):
+            out += self.segment_estimators(seg, leg.nodes[j])
+        return out
+
+    def leg_estimators(self, route: Route, i: int) -> list:
+        """Estimators of the extra hours the live state adds to leg i: handling where it starts,
+        then its gate, track or pool."""
+        leg = route.legs[i]
+        out = []
+        if self.network.handles(leg.origin, changes_vehicle(route.legs, i)):
+            arrived = route.legs[i - 1].mode if i > 0 else None
+            out += self.facility_estimator(leg.origin, arrived, leg.mode)
+        if isinstance(leg, RoadLeg):
+            out += self.segment_estimators(leg.segment, leg.origin)
+        else:
+            out += self.ride_estimators(leg)
+        return out
+
+    def end_estimators(self, route: Route) -> list:
+        if self.network.handles(route.nodes[-1], True):
+            return self.facility_estimator(route.nodes[-1], route.legs[-1].mode, None)
+        return []
+
+
+# ---------------------------------------------------------------------- outputs over replications
+
+
+def choice_summary(outputs: list, flow_id: str, routes: list[Route]) -> dict:
+    """A choice flow's summary over replications (means of per-replication shares).
+
+    Shares are of the measured cohort's TEU (shipments created in the window), by the candidate each
+    one finally followed (with `at: every_transfer`, the one it re-chose last).
+
+    Args:
+        outputs: the ReplicationOutputs.
+        flow_id: the flow.
+        routes: the flow's candidate routes, in the engine's order.
+
+    Returns:
+        `route_shares` {label: share}, `route_shares_by_month` {"YYYY-MM": {label: share}},
+        `modal_split` {modes: share}, `rechosen` (shipments a replication that re-chose on the way,
+        mean) and `route_shares_by_week` {"week_start_days": [...], "shares": {label: [...]}}.
+    """
+    parts = [o.extra.get("choice", {}).get(flow_id) for o in outputs]
+    parts = [p for p in parts if p is not None]
+    if not parts:
+        return {}
+    labels = [route_label(r, routes) for r in routes]
+    modes = [route_modes(r) for r in routes]
+    first = outputs[0]
+    months = [m for m in range(len(first.month_keys))
+              if first.month_edges_h[m] < first.horizon_h and first.month_edges_h[m + 1] > first.warmup_h]
+
+    def shares(teu: np.ndarray) -> np.ndarray:
+        total = teu.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(total > 0, teu / np.where(total > 0, total, 1.0), np.nan)
+
+    def mean_over(values: list[np.ndarray]) -> np.ndarray:
+        stack = np.array(values)
+        with np.errstate(invalid="ignore"):
+            ok = ~np.isnan(stack)
+            return np.where(ok.any(axis=0), np.nansum(stack, axis=0) / np.maximum(ok.sum(axis=0), 1), np.nan)
+
+    overall = mean_over([shares(p["month_teu"].sum(axis=1, keepdims=True))[:, 0] for p in parts])
+    monthly = mean_over([shares(p["month_teu"]) for p in parts])
+    weekly = mean_over([shares(p["week_teu"]) for p in parts])
+    split: dict[str, float] = {}
+    for k, m in enumerate(modes):
+        split[m] = split.get(m, 0.0) + float(overall[k])
+    warmup_days = first.warmup_h / 24.0
+    return {
+        "route_shares": {labels[k]: float(overall[k]) for k in range(len(routes))},
+        "route_shares_by_month": {first.month_keys[m]: {labels[k]: float(monthly[k, m]) for k in range(len(routes))}
+                                  for m in months if m < monthly.shape[1]},
+        "modal_split": split,
+        "rechosen": float(np.mean([p["rechosen"] for p in parts])),
+        "route_shares_by_week": {"week_start_days": [warmup_days + 7.0 * w for w in range(weekly.shape[1])],
+                                 "shares": {labels[k]: [None if math.isnan(x) else round(float(x), 6) for x in weekly[k]]
+                                            for k in range(len(routes))}},
+    }

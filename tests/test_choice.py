@@ -1,0 +1,269 @@
+"""Route and mode choice (engine/choice.py) against theory, on tests/scenarios/choice/two_posts.yaml.
+
+Two border posts side by side, one exponential server each (M/M/1), on road routes of free-flow
+length L1 = 2 h and L2 = 4 h. Tolerances come from the runs themselves: the 99% Student-t interval
+of per-replication means, whose half-width must also be small (under 5% of the value compared).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from scipy import stats
+
+from corridor_sim import load_scenario
+from corridor_sim.engine import run_replication
+from corridor_sim.experiments import run
+
+CHOICE = Path(__file__).parent / "scenarios" / "choice"
+EXAMPLE = Path(__file__).parent / "scenarios" / "example.yaml"
+HOURS_PER_YEAR = 8760.0
+MAX_REL_HALF_WIDTH = 0.05
+
+
+def interval99(values) -> tuple[float, float, float]:
+    """Mean and 99% Student-t interval of per-replication values."""
+    x = np.asarray(values, dtype=float)
+    half = stats.t.ppf(0.995, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x))
+    return float(x.mean()), float(x.mean() - half), float(x.mean() + half)
+
+
+def variant(tmp_path: Path, edit, base: Path = CHOICE / "two_posts.yaml"):
+    """The base scenario with `edit(data)` applied, loaded (and checked) from a file."""
+    data = yaml.safe_load(base.read_text())
+    edit(data)
+    path = tmp_path / "variant.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return load_scenario(path)
+
+
+def free_flow_h(scenario, route: list[str]) -> float:
+    segs = {(s.from_, s.to): s for s in scenario.network.segments}
+    return sum(segs[(a, b)].length_km / segs[(a, b)].speed_kmh for a, b in zip(route, route[1:]))
+
+
+def wardrop_mm1(lam: float, mu: float, l1: float, l2: float) -> tuple[float, float]:
+    """(rate on route 1, common time) of the user equilibrium t1 = t2 with t_i = L_i + 1/(mu - x_i)."""
+    def gap(x1):
+        return (l1 + 1 / (mu - x1)) - (l2 + 1 / (mu - (lam - x1)))
+    lo, hi = max(0.0, lam - mu) + 1e-12, min(lam, mu) - 1e-12
+    assert gap(lo) < 0 < gap(hi), "the equilibrium uses both routes"
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if gap(mid) < 0 else (lo, mid)
+    x1 = (lo + hi) / 2
+    return x1, l1 + 1 / (mu - x1)
+
+
+def measured_routes(out, flow: int = 0):
+    """(route index, created_h) of the measured shipments (created in the window) of a flow."""
+    s = out.shipments
+    keep = (s["flow"] == flow) & (s["created_h"] >= out.warmup_h) & (s["created_h"] < out.horizon_h)
+    return s["route"][keep], s["created_h"][keep]
+
+
+# ---------------------------------------------------------------------- theory
+
+
+@pytest.mark.slow
+def test_choice_by_time_beats_wardrop_and_is_stable():
+    """Choosing by expected time on the live queues is stable, uses both posts and is no slower
+    door to door than the Wardrop user equilibrium of the two M/M/1 routes."""
+    sc = load_scenario(CHOICE / "two_posts.yaml")
+    lam = sc.demand[0].teu_per_year / HOURS_PER_YEAR
+    mu = 1.0 / sc.node("P1").handling.time_h.mean
+    l1, l2 = free_flow_h(sc, ["O", "P1", "D"]), free_flow_h(sc, ["O", "P2", "D"])
+    assert lam > mu  # more traffic than one post can take
+    x1, t_ue = wardrop_mm1(lam, mu, l1, l2)
+    res = run(sc, keep_stages=False)
+    doc = res.summary()
+    assert doc["flows"]["TRUCKS"]["stable"] and doc["nodes"]["P1"]["stable"] and doc["nodes"]["P2"]["stable"]
+    hours = res.flows_by_replication["transit_days_mean"].to_numpy() * 24.0
+    mean, low, high = interval99(hours)
+    assert (high - low) / 2 < MAX_REL_HALF_WIDTH * t_ue
+    assert high <= t_ue, f"mean {mean:.3f} h [{low:.3f}, {high:.3f}] above the Wardrop time {t_ue:.3f} h"
+    shares = doc["flows"]["TRUCKS"]["route_shares"]
+    assert min(shares.values()) > 0.1  # both posts used
+    assert doc["nodes"]["P1"]["utilization"] < 1 and doc["nodes"]["P2"]["utilization"] < 1
+
+
+@pytest.mark.slow
+def test_logit_shares_equal_the_closed_form(tmp_path):
+    """With ample capacity (no queue ever forms) the logit shares are softmax(-theta x GC), GC the
+    value of time x the expected time of each route (running plus mean inspection)."""
+    theta, vot = 0.05, 10.0
+
+    def edit(data):
+        for node in data["network"]["nodes"][1:3]:
+            node["handling"]["servers"] = 200
+        data["demand"][0]["choice"] = {"by": "time", "value_of_time_usd_per_teu_h": vot, "logit_scale": theta}
+        data["simulation"]["horizon_days"] = 70
+
+    sc = variant(tmp_path, edit)
+    inspect_h = sc.node("P1").handling.time_h.mean
+    gc = np.array([vot * (free_flow_h(sc, ["O", "P1", "D"]) + inspect_h),
+                   vot * (free_flow_h(sc, ["O", "P2", "D"]) + inspect_h)])
+    p = np.exp(-theta * gc) / np.exp(-theta * gc).sum()
+    shares = []
+    for r in range(sc.simulation.replications):
+        routes, _ = measured_routes(run_replication(sc, r, keep_stages=False))
+        shares.append(np.mean(routes == 0))
+    mean, low, high = interval99(shares)
+    assert low <= p[0] <= high, f"share {mean:.4f} [{low:.4f}, {high:.4f}] against softmax {p[0]:.4f}"
+    assert (high - low) / 2 < MAX_REL_HALF_WIDTH * p[0]
+
+
+def test_closed_post_sends_trucks_to_the_other(tmp_path):
+    """A post closed for ten days sends more than 90% of the trucks created meanwhile to the other."""
+    def edit(data):
+        data["demand"][0]["teu_per_year"] = 0.6 * HOURS_PER_YEAR  # one post could take them all
+        data["disruptions"] = [{"id": "shut", "target": "P1", "start_day": 40, "end_day": 50, "capacity_factor": 0}]
+        data["simulation"]["horizon_days"] = 60
+
+    sc = variant(tmp_path, edit)
+    out = run_replication(sc, 0, keep_stages=False)
+    routes, created_h = measured_routes(out)
+    closed = (created_h >= 40 * 24) & (created_h < 50 * 24)
+    assert closed.sum() > 100
+    assert np.mean(routes[closed] == 1) > 0.9
+    assert np.mean(routes[~closed] == 0) > 0.5  # open, the shorter post takes most
+
+
+def test_by_cost_picks_the_cheaper_route_when_times_are_equal(tmp_path):
+    """With equal times, `by: cost` sends every truck the cheaper way; `by: time` keeps the first."""
+    def edit(data, by):
+        for seg in data["network"]["segments"]:
+            seg["length_km"] = 100
+        data["network"]["segments"][0]["cost_usd_per_teu_km"] = 2.0  # via P1: dearer
+        data["network"]["segments"][2]["cost_usd_per_teu_km"] = 1.0
+        for node in data["network"]["nodes"][1:3]:
+            node["handling"]["servers"] = 200
+        data["demand"][0]["choice"] = {"by": by}
+        data["simulation"]["horizon_days"] = 30
+
+    for by, expected in (("cost", 1), ("time", 0)):
+        sc = variant(tmp_path, lambda d: edit(d, by))
+        routes, _ = measured_routes(run_replication(sc, 0, keep_stages=False))
+        assert len(routes) > 500 and np.all(routes == expected), by
+
+
+# ---------------------------------------------------------------------- re-choice on the way
+
+
+def test_every_transfer_rechooses_when_the_railway_closes(tmp_path):
+    """Freight that set off for the railway while it ran takes the road at the transfer node once
+    the railway has closed (`at: every_transfer`); with `at: origin` nobody re-chooses."""
+    base = {
+        "name": "rail or road from H",
+        "simulation": {"horizon_days": 60, "warmup_days": 5, "replications": 1, "seed": 3, "drain_days": 20},
+        "network": {
+            "nodes": [{"id": "O", "kind": "city", "lon": 40, "lat": 40},
+                      {"id": "H", "kind": "rail_terminal", "lon": 41, "lat": 40,
+                       "handling": {"servers": 50, "time_h": 1.0}},
+                      {"id": "D", "kind": "rail_terminal", "lon": 42, "lat": 40,
+                       "handling": {"servers": 50, "time_h": 1.0}}],
+            "segments": [{"id": "O-H", "from": "O", "to": "H", "mode": "road", "length_km": 1200, "speed_kmh": 50},
+                         {"id": "H-D-rail", "from": "H", "to": "D", "mode": "rail", "length_km": 1000,
+                          "speed_kmh": 100, "gauge_mm": 1435},
+                         {"id": "H-D-road", "from": "H", "to": "D", "mode": "road", "length_km": 1000,
+                          "speed_kmh": 40}]},
+        "services": [{"id": "TRAIN", "mode": "rail", "stops": ["H", "D"], "capacity_teu": 1000,
+                      "departures": {"every_h": 6}}],
+        "demand": [{"id": "F", "origin": "O", "destination": "D", "teu_per_year": 2 * HOURS_PER_YEAR,
+                    "routes": [{"path": ["O", "H", "D"], "modes": ["road", "rail"]},
+                               {"path": ["O", "H", "D"], "modes": ["road"]}],
+                    "choice": {"at": "every_transfer"}}],
+        "disruptions": [{"id": "shut", "target": "TRAIN", "start_day": 30, "end_day": 45, "capacity_factor": 0}],
+    }
+    path = tmp_path / "h.yaml"
+    path.write_text(yaml.safe_dump(base, sort_keys=False))
+    sc = load_scenario(path)
+    out = run_replication(sc, 0, keep_stages=False)
+    rechosen = out.extra["choice"]["F"]["rechosen"]
+    routes, created_h = measured_routes(out)
+    # Set off in the day before the closure (24 h on the road to H): rail at the origin, road at H.
+    late = (created_h >= 29 * 24 + 1) & (created_h < 30 * 24 - 1)
+    assert rechosen >= late.sum() > 20
+    assert np.all(routes[late] == 1)
+    assert np.mean(routes[created_h < 28 * 24] == 0) > 0.95  # the railway is faster while it runs
+    base["demand"][0]["choice"] = {"at": "origin"}
+    path.write_text(yaml.safe_dump(base, sort_keys=False))
+    out = run_replication(load_scenario(path), 0, keep_stages=False)
+    assert out.extra["choice"]["F"]["rechosen"] == 0
+
+
+# ---------------------------------------------------------------------- reproducible, unchanged without choice
+
+
+@pytest.mark.parametrize("at", ["origin", "every_transfer"])
+def test_choice_among_one_route_changes_nothing(tmp_path, at):
+    """A flow choosing among its one route draws nothing shared: every shipment, stage and facility
+    figure is bit-identical to the flow without `choice`."""
+    plain = load_scenario(EXAMPLE)
+
+    def edit(data):
+        flow = data["demand"][0]
+        flow["routes"] = [{"path": flow.pop("route")}]
+        flow["choice"] = {"at": at}
+
+    chosen = variant(tmp_path, edit, base=EXAMPLE)
+    a, b = run_replication(plain, 0), run_replication(chosen, 0)
+    for key in a.shipments:
+        assert np.array_equal(a.shipments[key], b.shipments[key], equal_nan=True), key
+    assert a.facilities == b.facilities and a.events == b.events
+
+
+def test_candidates_across_modes(tmp_path):
+    """Without `routes` the candidates are the network's best served routes across modes, labelled by
+    their nodes (and modes where two share the nodes), and the modal split adds up to one."""
+    from corridor_sim.network import CorridorNetwork
+
+    def edit(data):
+        data["demand"][1]["choice"] = {"among": 3}
+
+    sc = variant(tmp_path, edit, base=EXAMPLE)
+    routes = CorridorNetwork.from_scenario(sc).routes_for(sc.demand[1])
+    assert 1 <= len(routes) <= 3
+    assert all(r.nodes[0] == "CITY" and r.nodes[-1] == "HUB" for r in routes)
+    res = run(sc, replications=2, keep_stages=False)
+    doc = res.summary()["flows"]["CITY-HUB"]
+    assert sum(doc["route_shares"].values()) == pytest.approx(1.0)
+    assert sum(doc["modal_split"].values()) == pytest.approx(1.0)
+    assert set(doc["route_shares_by_month"]) <= set(res.summary()["flows"]["CITY-HUB"]["by_month"])
+    assert "Route choice" in res.format_tables()
+
+
+def test_route_shares_figure(tmp_path):
+    """The route-shares figure draws a panel per choosing flow and does not apply without choice."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from corridor_sim.plotting import FIGURE_NAMES, NotApplicable, plot_route_shares
+
+    assert FIGURE_NAMES["route_shares"] == "plot_route_shares"
+    sc = variant(tmp_path, lambda d: d["simulation"].update(horizon_days=40))
+    fig = plot_route_shares(run(sc, replications=1, keep_stages=False))
+    assert len(fig.axes) == 1 and len(fig.axes[0].collections) == 2  # one band per candidate
+    with pytest.raises(NotApplicable):
+        plot_route_shares(run(load_scenario(EXAMPLE), replications=1, keep_stages=False))
+
+
+def test_information_lag_shows_the_state_as_it_was(tmp_path):
+    """With `information_lag_h` of two days, trucks keep choosing the closed post for the first two
+    days of its closure (they see it open) and avoid it afterwards."""
+    def edit(data):
+        data["demand"][0]["teu_per_year"] = 0.6 * HOURS_PER_YEAR
+        data["demand"][0]["choice"]["information_lag_h"] = 48
+        data["disruptions"] = [{"id": "shut", "target": "P1", "start_day": 40, "end_day": 50, "capacity_factor": 0}]
+        data["simulation"]["horizon_days"] = 60
+
+    out = run_replication(variant(tmp_path, edit), 0, keep_stages=False)
+    routes, created_h = measured_routes(out)
+    blind = (created_h >= 40 * 24 + 1) & (created_h < 42 * 24 - 1)
+    seen = (created_h >= 42 * 24 + 1) & (created_h < 50 * 24)
+    assert np.mean(routes[blind] == 0) > 0.5
+    assert np.mean(routes[seen] == 1) > 0.9
