@@ -4,7 +4,7 @@ Ten M/M/2 nodes in series, Poisson arrivals 1.6 per hour at node 1, exponential 
 ciw moves a customer to the next node instantly (no hop), which favours ciw slightly. Prints one
 JSON line: customers through, mean time in system, and the simulate time (network + run).
 
-    /tmp/bench-venv/bin/python benchmarks/bench_ext_ciw.py [--days 830] [--seed 1]
+    .bench-venv/bin/python benchmarks/bench_ext_ciw.py [--days 830] [--seed 1]
 """
 
 from __future__ import annotations

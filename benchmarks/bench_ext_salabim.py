@@ -5,7 +5,7 @@ service mean 1 h, a 1e-5 h hold between stations (as corridor_sim's 1 m road hop
 processes (`sim.yieldless(False)`), which ran faster here than the greenlet-based yieldless mode.
 Prints one JSON line.
 
-    /tmp/bench-venv/bin/python benchmarks/bench_ext_salabim.py [--days 830] [--seed 1]
+    .bench-venv/bin/python benchmarks/bench_ext_salabim.py [--days 830] [--seed 1]
 """
 
 from __future__ import annotations

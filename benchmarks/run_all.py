@@ -2,14 +2,14 @@
 
     python benchmarks/run_all.py [--quick] [--scenario PATH] [--json FILE] [--skip-external] [--skip-dask]
 
-Run it with the project's venv python (e.g. /work/venv/bin/python). It measures:
+Run it with the project's venv python (e.g. .venv/bin/python). It measures:
 
   engine     the ten-station M/M/2 network (benchmarks/scenarios/ten_stations.yaml) in corridor_sim
              against a hand-written SimPy model (benchmarks/baseline_simpy.py), alternately, each
              run as its own process: ratios of whole-process wall time (imports count for both) and
              CPU time, and of in-process simulate time;
   external   the same network in ciw and salabim, as customers/s ratios. They are installed into a
-             separate venv (default /tmp/bench-venv, made on first use from
+             separate venv (default .bench-venv in the repository, made on first use from
              benchmarks/requirements-bench.txt; never a project dependency);
   base       the base scenario (scenarios/instc_2025.yaml once it validates, else
              tests/scenarios/example.yaml; or --scenario) for one simulated year: one replication
@@ -46,7 +46,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 INSTC = ROOT / "scenarios" / "instc_2025.yaml"
 EXAMPLE = ROOT / "tests" / "scenarios" / "example.yaml"
-DEFAULT_BENCH_VENV = Path(os.environ.get("CORRIDOR_SIM_BENCH_VENV", "/tmp/bench-venv"))
+DEFAULT_BENCH_VENV = Path(os.environ.get("CORRIDOR_SIM_BENCH_VENV",
+                                          Path(__file__).resolve().parent.parent / ".bench-venv"))
 PY = sys.executable
 
 
@@ -434,7 +435,7 @@ def main(argv=None) -> int:
     p.add_argument("--scenario", type=Path, default=None,
                    help="base scenario (default: scenarios/instc_2025.yaml if it validates, else the example)")
     p.add_argument("--bench-venv", type=Path, default=DEFAULT_BENCH_VENV,
-                   help="venv for ciw and salabim (default /tmp/bench-venv or $CORRIDOR_SIM_BENCH_VENV)")
+                   help="venv for ciw and salabim (default .bench-venv in the repository, or $CORRIDOR_SIM_BENCH_VENV)")
     p.add_argument("--skip-external", action="store_true", help="leave out ciw and salabim")
     p.add_argument("--skip-dask", action="store_true", help="leave out the Dask overheads")
     p.add_argument("--only", nargs="+", choices=["engine", "base", "scaling", "memory", "parallel", "dask"],
