@@ -24,6 +24,16 @@ def _unknown(kind: str, value: str, known) -> str:
     return f"unknown {kind} '{value}'{hint}"
 
 
+def _unknown_nodes(key: str, path, nodes, add) -> bool:
+    """Report every unknown node of a list of node ids (at `key[j]`); whether there was one."""
+    bad = False
+    for j, node in enumerate(path):
+        if node not in nodes:
+            add(f"{key}[{j}]", _unknown("node", node, nodes))
+            bad = True
+    return bad
+
+
 def check(scenario: Scenario, file: str) -> list[Problem]:
     """Every cross-reference problem in a validated-shape scenario."""
     from corridor_sim.network import CorridorNetwork
@@ -96,12 +106,7 @@ def check(scenario: Scenario, file: str) -> list[Problem]:
 def _check_services(scenario: Scenario, network: CorridorNetwork, add) -> None:
     nodes = network.nodes
     for i, service in enumerate(scenario.services):
-        unknown = False
-        for j, stop in enumerate(service.stops):
-            if stop not in nodes:
-                add(f"services[{i}].stops[{j}]", _unknown("node", stop, nodes))
-                unknown = True
-        if unknown:
+        if _unknown_nodes(f"services[{i}].stops", service.stops, nodes, add):
             continue
         gauges = set()
         for j, (a, b) in enumerate(zip(service.stops, service.stops[1:])):
@@ -148,10 +153,7 @@ def _check_flows(scenario: Scenario, network: CorridorNetwork, add) -> None:
         if flow.routes is not None and flow.choice is None and all(alt.share is None for alt in flow.routes):
             add(f"demand[{i}].routes", "give every route a share (shares may be left out only with choice)")
         for prefix, path, services, *modes in paths:
-            for j, node in enumerate(path):
-                if node not in nodes:
-                    add(f"{prefix}[{j}]", _unknown("node", node, nodes))
-                    bad = True
+            bad = _unknown_nodes(prefix, path, nodes, add) or bad
             if bad:
                 continue
             if path[0] != flow.origin or path[-1] != flow.destination:
@@ -234,10 +236,7 @@ def _check_empties(scenario: Scenario, network: CorridorNetwork, add) -> None:
             continue
         if flow.empty_route is not None:
             path, key = list(flow.empty_route), f"demand[{i}].empty_route"
-            unknown = [j for j, n in enumerate(path) if n not in nodes]
-            for j in unknown:
-                add(f"{key}[{j}]", _unknown("node", path[j], nodes))
-            if unknown:
+            if _unknown_nodes(key, path, nodes, add):
                 continue
             if path[0] != flow.destination or path[-1] != flow.origin:
                 add(key, f"must run from the destination {flow.destination} back to the origin {flow.origin}, "
@@ -302,12 +301,7 @@ def _check_background(scenario: Scenario, network: CorridorNetwork, add) -> None
     """A background route must exist: known nodes joined in order by segments of its mode."""
     nodes = network.nodes
     for i, item in enumerate(scenario.background):
-        bad = False
-        for j, node in enumerate(item.route):
-            if node not in nodes:
-                add(f"background[{i}].route[{j}]", _unknown("node", node, nodes))
-                bad = True
-        if bad:
+        if _unknown_nodes(f"background[{i}].route", item.route, nodes, add):
             continue
         for j, (a, b) in enumerate(zip(item.route, item.route[1:])):
             if not network.segments_between(a, b, item.mode):
