@@ -2,9 +2,13 @@
 
     python benchmarks/choice_speed.py [--scenario PATH] [--rounds 3] [--days DAYS] [--at origin]
 
-The with-choice variant is built in memory: every flow loses its fixed `route`/`routes` and gets
-`choice: {at: ...}` (defaults otherwise: by time, choosing among the 3 expected-fastest served routes
-the network offers across modes). Both run one replication in summary-only mode (the CLI's
+The with-choice variant is built in memory: every flow gets `choice: {at: ...}` (defaults otherwise:
+by time, no logit, no lag) and as candidates its own route(s) followed by the 3 expected-fastest
+served routes the network offers across modes (duplicates dropped), so that choosing can keep the
+scenario's assignment where it is best. (Dropping the flow's own route would force, say, the Suez
+yardstick's freight onto the western route, a different and overloaded corridor, not the cost of
+choosing.) The without variant is the scenario with any `choice` removed (candidates without
+shares get even shares). Both run one replication in summary-only mode (the CLI's
 `run --replications 1 --no-shipments`), alternately (without, with; then with, without; ...), each
 timed from building the model to the end of the run. Prints the median seconds (wall and CPU) of
 each, the with / without ratio of the medians (target: within 1.3) and the shipments simulated.
@@ -21,19 +25,45 @@ from pathlib import Path
 
 from corridor_sim import load_scenario
 from corridor_sim.engine.model import CorridorModel
+from corridor_sim.network import CorridorNetwork
 from corridor_sim.scenario.schema import Scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def with_choice(scenario: Scenario, at: str) -> Scenario:
-    """The scenario with `choice` on every flow (candidates from the network)."""
+def with_choice(scenario: Scenario, at: str, among: int = 3) -> Scenario:
+    """The scenario with `choice` on every flow: its own route(s), then the network's candidates."""
+    network = CorridorNetwork(scenario)
     data = copy.deepcopy(scenario.data())  # the merged data the scenario was built from
-    for flow in data.get("demand", []):
-        flow.pop("route", None)
-        flow.pop("routes", None)
-        flow["choice"] = {"at": at}
+    for flow, spec in zip(scenario.demand, data.get("demand", [])):
+        own = [{"path": list(r.nodes), "modes": modes_of(r)} for r in network.routes_for(flow)]
+        named = tuple(flow.services) if flow.services is not None else None
+        offered = [{"path": list(r.nodes), "modes": modes_of(r)}
+                   for r in network.candidate_routes(flow.origin, flow.destination, named, among)]
+        candidates = []
+        for c in own + offered:
+            if c not in candidates:
+                candidates.append(c)
+        spec.pop("route", None)
+        spec["routes"] = candidates
+        spec["choice"] = {**spec.get("choice", {}), "at": at}
     return validated(data)
+
+
+def without_choice(scenario: Scenario) -> Scenario:
+    """The scenario with any `choice` removed (a `routes` list without shares gets even shares)."""
+    data = copy.deepcopy(scenario.data())
+    for spec in data.get("demand", []):
+        if spec.pop("choice", None) is not None and spec.get("routes"):
+            if all(r.get("share") is None for r in spec["routes"]):
+                for r in spec["routes"]:
+                    r["share"] = 1.0 / len(spec["routes"])
+    return validated(data)
+
+
+def modes_of(route) -> list[str]:
+    """The modes a route's legs use (keeps a candidate to them when it is planned again)."""
+    return sorted({seg.mode for leg in route.legs for seg in leg.segments})
 
 
 def validated(data: dict) -> Scenario:
@@ -64,7 +94,7 @@ def main() -> None:
         data = copy.deepcopy(base.data())
         data.setdefault("simulation", {})["horizon_days"] = args.days
         base = validated(data)
-    variants = {"without": base, "with": with_choice(base, args.at)}
+    variants = {"without": without_choice(base), "with": with_choice(base, args.at)}
     times: dict[str, list[tuple[float, float, int]]] = {k: [] for k in variants}
     for i in range(args.rounds):
         order = ["without", "with"] if i % 2 == 0 else ["with", "without"]

@@ -196,6 +196,126 @@ def test_every_transfer_rechooses_when_the_railway_closes(tmp_path):
     assert out.extra["choice"]["F"]["rechosen"] == 0
 
 
+def rail_or_road(every_h: float = 6.0, first_h: float = 0.0, fleet=None) -> dict:
+    """A flow from O by road to the terminal H, then by train or on by road to D (24 h by road to H,
+    10 h by train H-D, 25 h by road H-D), choosing at every transfer."""
+    train = {"id": "TRAIN", "mode": "rail", "stops": ["H", "D"], "capacity_teu": 1000,
+             "departures": {"every_h": every_h, "first_h": first_h}}
+    if fleet is not None:
+        train["fleet"] = fleet
+    return {
+        "name": "rail or road from H",
+        "simulation": {"horizon_days": 60, "warmup_days": 5, "replications": 1, "seed": 3, "drain_days": 20},
+        "network": {
+            "nodes": [{"id": "O", "kind": "city", "lon": 40, "lat": 40},
+                      {"id": "H", "kind": "rail_terminal", "lon": 41, "lat": 40,
+                       "handling": {"servers": 50, "time_h": 1.0}},
+                      {"id": "D", "kind": "rail_terminal", "lon": 42, "lat": 40,
+                       "handling": {"servers": 50, "time_h": 1.0}}],
+            "segments": [{"id": "O-H", "from": "O", "to": "H", "mode": "road", "length_km": 1200, "speed_kmh": 50},
+                         {"id": "H-D-rail", "from": "H", "to": "D", "mode": "rail", "length_km": 1000,
+                          "speed_kmh": 100, "gauge_mm": 1435},
+                         {"id": "H-D-road", "from": "H", "to": "D", "mode": "road", "length_km": 1000,
+                          "speed_kmh": 40}]},
+        "services": [train],
+        "demand": [{"id": "F", "origin": "O", "destination": "D", "teu_per_year": 2 * HOURS_PER_YEAR,
+                    "routes": [{"path": ["O", "H", "D"], "modes": ["road", "rail"]},
+                               {"path": ["O", "H", "D"], "modes": ["road"]}],
+                    "choice": {"at": "every_transfer"}}],
+    }
+
+
+def run_file(tmp_path: Path, data: dict, keep_stages: bool = False):
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return run_replication(load_scenario(path), 0, keep_stages=keep_stages)
+
+
+def test_freight_waiting_for_a_train_that_stops_takes_the_road(tmp_path):
+    """Boxes already waiting at H for the daily train when it is cancelled for 15 days are loaded back
+    onto trucks and driven on (`every_transfer`): delivered within the road's time, not after the
+    closure, their wait and second handling at H recorded; with `at: origin` they wait it out."""
+    data = rail_or_road(every_h=24.0, first_h=12.0)
+    data["disruptions"] = [{"id": "shut", "target": "TRAIN", "start_day": 30, "end_day": 45, "capacity_factor": 0}]
+    out = run_file(tmp_path, data, keep_stages=True)
+    routes, created_h = measured_routes(out)
+    s = out.shipments
+    keep = (s["created_h"] >= out.warmup_h) & (s["created_h"] < out.horizon_h)
+    transit_h = (s["delivered_h"] - s["created_h"])[keep]
+    # In H's pool at the closure (day 30, 0 h): joined it (25 h after creation: 24 h drive, 1 h
+    # handling) after the last train (day 29, 12 h), so created between day 28 11 h and 23 h.
+    waiting = (created_h > 28 * 24 + 11.5) & (created_h < 28 * 24 + 22.5)
+    assert waiting.sum() > 15
+    assert np.all(routes[waiting] == 1)
+    # At most: 25 h to H's pool, the wait there (< 12.5 h), handling again 1 h, 25 h of road, 1 h at D.
+    assert np.all(transit_h[waiting] <= 25 + 12.5 + 1 + 25 + 1 + 1e-6)
+    assert out.extra["choice"]["F"]["rechosen"] >= waiting.sum()
+    # Their stage totals still add up to their transit (the wait in the pool is recorded).
+    totals = s["stage_totals_h"][keep][waiting].sum(axis=1)
+    assert np.allclose(totals, transit_h[waiting])
+    data["demand"][0]["choice"] = {"at": "origin"}
+    out = run_file(tmp_path, data)
+    routes, created_h = measured_routes(out)
+    s = out.shipments
+    keep = (s["created_h"] >= out.warmup_h) & (s["created_h"] < out.horizon_h)
+    waiting = (created_h > 28 * 24 + 11.5) & (created_h < 28 * 24 + 22.5)
+    assert np.all(((s["delivered_h"] - s["created_h"])[keep][waiting]) > 15 * 24 - 1)
+
+
+def test_trucks_queueing_at_a_closed_gate_turn_to_the_other_road(tmp_path):
+    """Trucks queueing for the paths of a road gate when it shuts, and those reaching it while it is
+    shut, drive the other way from the junction; none is driven through it during the closure."""
+    node = lambda i, x: {"id": i, "kind": "city", "lon": 40 + x, "lat": 40}  # noqa: E731
+    road = lambda a, b, km, **kw: {"id": f"{a}-{b}", "from": a, "to": b, "mode": "road",  # noqa: E731
+                                   "length_km": km, "speed_kmh": 50, **kw}
+    data = {
+        "name": "a junction and a gated road",
+        "simulation": {"horizon_days": 50, "warmup_days": 5, "replications": 1, "seed": 5, "drain_days": 10},
+        # 10 h from O to the junction X; from X, 2 h through a gate of 20 trucks a day, or 8 h via Y.
+        "network": {"nodes": [node("O", 0), node("X", 1), node("Y", 2), node("D", 3)],
+                    "segments": [road("O", "X", 500), road("X", "D", 100, capacity_per_day=20),
+                                 road("X", "Y", 200), road("Y", "D", 200)]},
+        # A truck an hour, regularly, against a path every 1.2 h: a queue is always there to choose on.
+        "demand": [{"id": "TRUCKS", "origin": "O", "destination": "D", "teu_per_year": HOURS_PER_YEAR,
+                    "arrivals": "regular", "routes": [{"path": ["O", "X", "D"]}, {"path": ["O", "X", "Y", "D"]}],
+                    "choice": {"at": "every_transfer"}}],
+        "disruptions": [{"id": "shut", "target": "X-D", "start_day": 30, "end_day": 40, "capacity_factor": 0}],
+    }
+    out = run_file(tmp_path, data, keep_stages=True)
+    routes, created_h = measured_routes(out)
+    s = out.shipments
+    keep = (s["created_h"] >= out.warmup_h) & (s["created_h"] < out.horizon_h)
+    delivered_h = s["delivered_h"][keep]
+    open_h, close_h = 30 * 24.0, 40 * 24.0
+    # Nobody drives X-D (2 h) while it is shut.
+    assert not np.any((routes == 0) & (delivered_h > open_h + 2.0 + 1e-9) & (delivered_h < close_h))
+    # Those that set off before the closure and reach X during it (10 h on the road) go via Y.
+    reach = (created_h > open_h - 10.0) & (created_h < open_h - 0.5)
+    assert reach.sum() > 3 and np.all(routes[reach] == 1)
+    # Those queued at the gate when it shut turned back: created before it, routed via Y, and
+    # delivered within their drive, wait and the 8 h way round, not after the closure.
+    turned = (created_h < open_h - 10.0) & (routes == 1) & (delivered_h > open_h) & (delivered_h < open_h + 9.0)
+    assert turned.sum() >= 2
+    assert out.extra["choice"]["TRUCKS"]["rechosen"] == pytest.approx(reach.sum() + turned.sum(), abs=0)
+    totals = s["stage_totals_h"][keep].sum(axis=1)
+    assert np.allclose(totals, delivered_h - created_h)  # the waits at the gate are recorded
+
+
+def test_a_train_its_fleet_cannot_run_often_is_seen_as_rare(tmp_path):
+    """Choosers see a fleet's round trip: one train whose cycle is 120 h departs every 120 h, not at
+    its 6 h timetable, so by expected time (10 h + a 60 h wait against 25 h) freight takes the road."""
+    data = rail_or_road(every_h=6.0, fleet={"vehicles": 1, "turnaround_h": 50})
+    data["services"][0]["reverse"] = True  # cycle: 2 x (10 h run + 50 h turnaround) = 120 h
+    data["demand"][0]["teu_per_year"] = 0.2 * HOURS_PER_YEAR
+    out = run_file(tmp_path, data)
+    routes, _ = measured_routes(out)
+    assert len(routes) > 200
+    assert np.mean(routes == 1) > 0.95
+    data["services"][0].pop("fleet")  # without the fleet: a train every 6 h, faster than the road
+    routes, _ = measured_routes(run_file(tmp_path, data))
+    assert np.mean(routes == 0) > 0.95
+
+
 # ---------------------------------------------------------------------- reproducible, unchanged without choice
 
 

@@ -19,7 +19,9 @@ times (network.py) plus what the live state adds:
 - a single track: the vehicles waiting at its entry x 2 (section time + switch_h), the cycle of an
   alternating section (Scott's formula);
 - a ride: the TEU already waiting in its pool / TEU per departure (the mean of its lines, disrupted
-  capacity included), whole departures, x the headway (twice the pool's expected wait);
+  capacity included), whole departures, x the headway (twice the pool's expected wait); with a fleet
+  on a line of the pool, that line departs at most every round trip / vehicles in service
+  (`fleet_backlog`);
 - a closure (a disruption with `capacity_factor: 0`, or `vehicles_factor: 0` on a service) of a
   facility, segment or service ahead: the hours until its window ends.
 
@@ -27,6 +29,11 @@ State estimates are cheap: those of a decision point (the origin, or a transfer 
 at most every `REFRESH_H` hours, lazily, when a shipment asks, and kept in a short ring buffer;
 `information_lag_h` makes choosers see the newest estimate at least that old (a *lagged*, not
 smoothed, view: before any such estimate exists, the expected times of the empty corridor).
+
+With `at: every_transfer` a shipment also re-chooses where its way on is closed: at the start of a
+leg that cannot move on (`Chooser.closed_now`), and, when a closure begins, if it waits at the gate
+or in the pool it shuts (`Chooser.closed`, `FlowChooser.turn_back`): it leaves the queue by a SimPy
+interrupt, and `FlowChooser.resume` says how it goes on along the new candidate from that node.
 
 Draws come from the flow's own stream `choice:<flow id>`, so a flow without `choice` draws exactly
 what it drew before, and runs are the same on any number of workers.
@@ -39,14 +46,18 @@ from bisect import bisect_right
 from collections import deque
 
 import numpy as np
+import simpy
 
 from corridor_sim.calendar import windows
 from corridor_sim.distributions import mean_of
+from corridor_sim.engine.fleets import cycle_legs_h
+from corridor_sim.engine.records import Stage
 from corridor_sim.network import RideLeg, RoadLeg, Route, changes_vehicle, handling_time
 
 REFRESH_H = 1.0  # at most one state estimate per decision point (and candidate) an hour
 CLOSED_FOR_EVER_H = 1e6  # a closure without end (a season of every day) counts as this many hours
 WEEK_H = 7 * 24.0
+WAIT = int(Stage.WAIT)
 
 
 def route_label(route: Route, routes: list[Route]) -> str:
@@ -81,11 +92,16 @@ class _Candidate:
         key = tuple((type(leg).__name__, leg.origin, tuple(sg.id for sg in leg.segments),
                      getattr(leg, "services", None)) for leg in route.legs)
         self.key = chooser.route_keys.setdefault(key, len(chooser.route_keys))
-        self.starts: list[int] = []
+        self.starts: list[int] = []  # each leg's first step, then the destination's (model.plan)
         self.plan = model.plan(route, self.starts)
         n = len(route.legs)
         # Legs where the shipment changes vehicle (a re-choice may happen there).
         self.transfers = [i for i in range(1, n) if changes_vehicle(route.legs, i)]
+        # Each leg's first step -> (leg, whether it is a transfer, a test of its closure now); and the
+        # steps done at the leg's start node before it moves on (the step before the next leg's start).
+        self.blocked = [chooser.closed_now(route, i) for i in range(n)]
+        self.leg_at = {self.starts[i]: (i, i in self.transfers, self.blocked[i]) for i in range(1, n)}
+        self.before_move = [tuple(self.plan[self.starts[i]:self.starts[i + 1] - 1]) for i in range(n)]
         tail = [e.total_h for e in route.leg_expected]
         self.static_h = [sum(tail[i:]) for i in range(n)]
         self.cost_usd = [chooser.tail_cost(route, i) for i in range(n)]
@@ -116,14 +132,14 @@ class FlowChooser:
         # every candidate with a leg starting at the node is an option (a truck may drive on).
         self.points: dict[str, list[tuple[int, int]]] = {"": [(c, 0) for c in range(len(self.cands))]}
         if self.en_route:
-            transfer_nodes = {cand.route.legs[i].origin for cand in self.cands for i in cand.transfers}
+            # Every node where a candidate's leg starts: a transfer, or where a closure may turn it.
             for c, cand in enumerate(self.cands):
                 starts = {}
                 for i, leg in enumerate(cand.route.legs[1:], start=1):
                     starts.setdefault(leg.origin, i)
                 for node, i in starts.items():
-                    if node in transfer_nodes:
-                        self.points.setdefault(node, []).append((c, i))
+                    self.points.setdefault(node, []).append((c, i))
+        self.live: dict = {}  # journey process -> [candidate, step, since_h] (read by Chooser.closed)
         self.snapshots: dict[str, deque] = {key: deque() for key in self.points}
         self.static = {key: [self.cands[c].static_h[i] for c, i in opts] for key, opts in self.points.items()}
         self.money = {key: [self.cands[c].cost_usd[i] if self.by_cost else 0.0 for c, i in opts]
@@ -162,14 +178,17 @@ class FlowChooser:
             snaps.popleft()  # the ring buffer keeps one estimate at least `lag` old, and newer ones
         return snaps[0][1] if snaps[0][0] <= seen_h else self.static[key]
 
-    def pick(self, key: str, now: float) -> int:
-        """The option chosen at a decision point: the least GC (the first of equals), or a logit draw."""
+    def pick(self, key: str, now: float, allowed: list[bool] | None = None) -> int:
+        """The option chosen at a decision point: the least GC (the first of equals), or a logit draw;
+        only among the `allowed` options if given (at least one must be)."""
         options = self.points[key]
         if len(options) == 1:
             return 0
         # Plain Python on a handful of candidates: cheaper than numpy on tiny arrays.
         vot = self.vot
         gc = [usd + vot * h for usd, h in zip(self.money[key], self.expected_h(key, now))]
+        if allowed is not None:
+            gc = [g if ok else math.inf for g, ok in zip(gc, allowed)]
         best = min(gc)
         if self.theta == 0:
             return gc.index(best)
@@ -193,32 +212,108 @@ class FlowChooser:
         self.week_teu[c, week] += sign * teu
 
     def journey(self, shipment: int, c: int, teu: float, created_h: float):
-        """Carry a shipment along its candidate, re-choosing the rest where it changes vehicle."""
-        model, cand, i = self.model, self.cands[c], 0
-        switched = False
-        while True:
-            nxt = cand.next_transfer(i)
-            stop = cand.starts[nxt] if nxt is not None else len(cand.plan)
-            for step, args in cand.plan[cand.starts[i] if i else 0:stop]:
+        """Carry a shipment along its candidate, re-choosing the rest where it changes vehicle, where
+        the next leg is closed when it gets there, and where it waits when its next leg closes."""
+        model = self.model
+        env = model.env
+        me = env.active_process
+        cand, k = self.cands[c], 0
+        at = self.live[me] = [c, 0, 0.0, False]  # candidate, step, since when, re-chose (Chooser.closed)
+        decided = False
+        while k < len(cand.plan):
+            if not decided and k in cand.leg_at:
+                i, transfer, closed = cand.leg_at[k]
+                if transfer or (closed is not None and closed()):
+                    key = cand.route.legs[i].origin
+                    c2, i2 = self.points[key][self.pick(key, env.now)]
+                    if c2 != c:
+                        self._switch(shipment, c, c2, teu, created_h, at)
+                        c, cand, k, decided = c2, self.cands[c2], self.cands[c2].starts[i2], True
+                        continue
+            decided = False
+            step, args = cand.plan[k]
+            at[0], at[1], at[2] = c, k, env.now
+            try:
                 yield from step(shipment, teu, *args)
-            if nxt is None:
-                break
-            key = cand.route.legs[nxt].origin
-            c2, i = self.points[key][self.pick(key, model.env.now)]
-            if c2 != c:
-                if self.warmup_h <= created_h < self.horizon_h:
-                    self._count(c, created_h, teu, -1.0)
-                    self._count(c2, created_h, teu, 1.0)
-                    if not switched:
-                        self.rechosen += 1
-                switched = True
-                _set_route(model.recorder, shipment, self.cands[c2].r)
-            c, cand = c2, self.cands[c2]
-        model.recorder.delivered(shipment, model.env.now)
+            except simpy.Interrupt as stop:  # its next segment or service closed while it waited
+                c2, k2, first, stage, place = stop.cause
+                model.recorder.stage(shipment, stage, place, at[2], env.now)
+                self._switch(shipment, c, c2, teu, created_h, at)
+                c, cand, k, decided = c2, self.cands[c2], k2, True
+                at[0], at[1] = c, -1  # not waiting to move on while it takes the steps first
+                for step, args in first:
+                    yield from step(shipment, teu, *args)
+                continue
+            k += 1
+        del self.live[me]
+        model.recorder.delivered(shipment, env.now)
+
+    def _switch(self, shipment: int, c: int, c2: int, teu: float, created_h: float, at: list) -> None:
+        """A shipment leaves candidate c for c2: move its count, record its new route."""
+        if self.warmup_h <= created_h < self.horizon_h:
+            self._count(c, created_h, teu, -1.0)
+            self._count(c2, created_h, teu, 1.0)
+            if not at[3]:
+                self.rechosen += 1
+        at[3] = True
+        _set_route(self.model.recorder, shipment, self.cands[c2].r)
+
+    def turn_back(self, at: list) -> tuple[int, int, tuple] | None:
+        """Where a shipment waiting to move on from a node whose way on has just closed goes instead:
+        (candidate, step to resume at, steps to take first), or None to stay on its candidate.
+
+        The options are the candidates with a leg starting at that node (`resume`), chosen as at a
+        transfer; staying is one of them (its expected time counts the closure's remaining hours)."""
+        c, k = at[0], at[1]
+        cand = self.cands[c]
+        i = bisect_right(cand.starts, k) - 1
+        key = cand.route.legs[i].origin if i > 0 else ""
+        if key not in self.points:
+            return None
+        done = cand.before_move[i]
+        options = self.points[key]
+        ways = [self.resume(done, o, j) for o, j in options]
+        c2, _ = options[self.pick(key, self.model.env.now, [w is not None for w in ways])]
+        if c2 == c:
+            return None
+        return (c2,) + ways[[o for o, _ in options].index(c2)]
+
+    def resume(self, done: tuple, c2: int, i2: int) -> tuple[int, tuple] | None:
+        """How a shipment that took the steps `done` at a node goes on along leg i2 of candidate c2
+        from there: (step index, steps to take first), or None if it cannot.
+
+        With the same steps there (the same handling, dwell, yard), straight to the leg's movement.
+        Otherwise the leg's own steps there, after handling again if it was handled for the leg it
+        leaves and the new leg has none (a box unloaded from a truck for a train is loaded back).
+        A yard on either side allows only the first case (a box holds yard room until it leaves)."""
+        cand2 = self.cands[c2]
+        steps = cand2.before_move[i2]
+        if steps == done:
+            return cand2.starts[i2 + 1] - 1, ()
+        if any(_named(s, YARD_STEPS) for s in done + steps):
+            return None
+        handled = [s for s in done if _named(s, HANDLING_STEPS)]
+        if handled and not any(_named(s, HANDLING_STEPS) for s in steps):
+            return cand2.starts[i2], tuple(handled[:1])
+        return cand2.starts[i2], ()
 
     def outputs(self) -> dict:
         return {"routes": [cand.r for cand in self.cands], "month_teu": self.month_teu.copy(),
                 "week_teu": self.week_teu.copy(), "rechosen": self.rechosen}
+
+
+YARD_STEPS = ("yard_in", "yard_out")
+HANDLING_STEPS = ("handle", "handle_timed")
+
+
+def _named(step: tuple, names: tuple) -> bool:
+    """Whether a plan step (function, arguments) is one of the named engine steps."""
+    return getattr(step[0], "__name__", "") in names
+
+
+def _stopped(state) -> bool:
+    """Whether a line runs no departures now: capacity factor 0, or its fleet has no vehicle in service."""
+    return state.factor() == 0 or (state.fleet is not None and state.fleet.target == 0)
 
 
 def _set_route(recorder, shipment: int, r: int) -> None:
@@ -257,6 +352,69 @@ class Chooser:
 
     def outputs(self) -> dict:
         return {self.model.scenario.demand[f].id: fc.outputs() for f, fc in self.flows.items()}
+
+    # ------------------------------------------------------------------ closures met on the way
+
+    def closed_now(self, route: Route, i: int):
+        """A test (no arguments) of whether leg i cannot move on now: its handling facility has no
+        server open, a segment gate of it is shut, or every line of its pool is stopped (capacity
+        factor 0, or a fleet with no vehicle in service). None if nothing on it can close."""
+        model, leg = self.model, route.legs[i]
+        tests = []
+        facility = model.facilities.get(leg.origin)
+        if facility is not None and leg.origin in self.closures and self.network.handles(
+                leg.origin, changes_vehicle(route.legs, i)):
+            tests.append(lambda: facility.servers == 0)
+        for j, seg in enumerate(leg.segments):
+            gate = model.gate(seg, leg.nodes[j] if isinstance(leg, RideLeg) else leg.origin)
+            if gate is not None and seg.id in self.closures:
+                tests.append(lambda gate=gate: gate.factor == 0)
+        if isinstance(leg, RideLeg):
+            states = [model.lines[line.id] for line, _, _ in self.network.pool_lines(*leg.pool_key)]
+            if all(s.line.service.id in self.closures for s in states):
+                tests.append(lambda: all(_stopped(s) for s in states))
+        if not tests:
+            return None
+        return tests[0] if len(tests) == 1 else (lambda: any(t() for t in tests))
+
+    def closed(self, target: str) -> None:
+        """A closure (of `target`) has begun: every shipment of a flow choosing at every transfer that
+        waits to move on from a node, at a segment gate or in a boarding pool, where its way on is
+        now shut re-chooses from where it stands (`FlowChooser.turn_back`); one that takes another
+        candidate leaves the queue (its wait so far is recorded) and goes on along the new one."""
+        model = self.model
+        self.estimates.clear()  # the state has just changed: estimate it afresh when next asked
+        for fc in self.flows.values():
+            if fc.choice.information_lag_h <= 0:
+                for snaps in fc.snapshots.values():
+                    snaps.clear()
+            for proc, at in list(fc.live.items()):
+                cand = fc.cands[at[0]]
+                k = at[1]
+                if k < 0:
+                    continue  # taking the steps of a re-choice
+                i = bisect_right(cand.starts, k) - 1
+                if i >= len(cand.blocked):
+                    continue  # at its destination
+                blocked = cand.blocked[i]
+                if k != cand.starts[i + 1] - 1 or blocked is None or not blocked():
+                    continue  # not waiting to move on (handled, on board, driving), or its way is open
+                leg, event = cand.route.legs[i], proc.target
+                if isinstance(leg, RoadLeg):
+                    gate = model.gate(leg.segment, leg.origin)
+                    queue, entry = (gate.queue, event) if gate is not None and event in gate.queue else (None, None)
+                    place = model.segment_place[leg.segment.id]
+                else:
+                    group = model.pools.group(leg.pool_key)
+                    queue = group.queue
+                    entry = next((w for w in queue if w.event is event), None)
+                    place = group.lines[0].index if group.lines else 0  # the wait is a line's, as in services.py
+                if entry is None:
+                    continue
+                turn = fc.turn_back(at)
+                if turn is not None:
+                    queue.remove(entry)
+                    proc.interrupt(turn + (WAIT, place))
 
     # ------------------------------------------------------------------ what a route costs from a leg on
 
@@ -332,7 +490,7 @@ class Chooser:
             # (exact where one shipment size waits, as on most pools; a long queue is not summed).
             teu = len(queue) * (queue[0].teu + queue[-1].teu) / 2.0
             return math.floor(teu / cap + 1e-9) * headway_h
-        out = [backlog]
+        out = [self.fleet_backlog(group, states, leg) if any(s.fleet is not None for s in states) else backlog]
         for service in dict.fromkeys(s.line.service.id for s in states):
             closed = self.closed_h(service)
             if closed:
@@ -340,6 +498,39 @@ class Chooser:
         for j, seg in enumerate(leg.segments):
             out += self.segment_estimators(seg, leg.nodes[j])
         return out
+
+    def fleet_backlog(self, group, states: list, leg: RideLeg):
+        """The ride estimator of a pool with a fleet on one of its lines: departures come at most every
+        max(own interval, C / N) per line, C the fleet's round trip and N its vehicles in service, so
+        the wait for the next departure grows by half of what the fleet stretches the pool's interval,
+        and the TEU already waiting take whole departures of that interval."""
+        network = self.network
+        lines = []
+        for s in states:
+            cycle_h = sum(cycle_legs_h(network, s.line.service)) if s.fleet is not None else 0.0
+            lines.append((s, 2.0 * s.line.expected_wait_h, cycle_h))
+        static_wait_h = network.pool_wait_h(*leg.pool_key)
+
+        def wait(now: float) -> float:
+            departures_per_h = teu_per_h = 0.0
+            for s, own_h, cycle_h in lines:
+                f = s.factor()
+                n = s.fleet.target if s.fleet is not None else 1
+                if f <= 0 or n == 0:
+                    continue  # stopped: the closure estimators count how long for
+                interval_h = own_h if s.fleet is None else max(own_h, cycle_h / n)
+                departures_per_h += 1.0 / interval_h
+                teu_per_h += s.capacity_teu * f / interval_h
+            if departures_per_h == 0:
+                return 0.0
+            interval_h = 1.0 / departures_per_h
+            extra = max(0.0, interval_h / 2.0 - static_wait_h)
+            queue = group.queue
+            if queue:
+                teu = len(queue) * (queue[0].teu + queue[-1].teu) / 2.0
+                extra += math.floor(teu / (teu_per_h * interval_h) + 1e-9) * interval_h
+            return extra
+        return wait
 
     def leg_estimators(self, route: Route, i: int) -> list:
         """Estimators of the extra hours the live state adds to leg i: handling where it starts,

@@ -354,15 +354,26 @@ def vehicles_needed(network: CorridorNetwork, service: Service) -> tuple[int, fl
     dep = service.departures
     if not isinstance(dep, Scheduled) or service.id not in network.lines:
         return None
+    legs = cycle_legs_h(network, service)
+    if len(legs) == 2 and service.reverse:
+        return math.ceil(legs[0] / dep.every_h - 1e-9) + math.ceil(legs[1] / dep.every_h - 1e-9), sum(legs)
+    return math.ceil(sum(legs) / dep.every_h - 1e-9), sum(legs)
+
+
+def cycle_legs_h(network: CorridorNetwork, service: Service) -> list[float]:
+    """The expected hours of the parts of one vehicle's cycle, each with its turnaround: the loaded
+    trip, then (`reverse: true`) the trip back or (`reverse: false`, not a loop) the empty run back.
+    Their sum C is the round trip: N vehicles give at most one departure per line every C / N."""
     turn_h = mean_of(service.fleet.turnaround_h) if service.fleet else 0.0
-    a = trip_h(network, network.lines[service.id]) + turn_h
+    legs = [trip_h(network, network.lines[service.id]) + turn_h]
     back = network.lines.get(f"{service.id}~rev")
     if service.reverse and back is not None:
-        b = trip_h(network, back) + turn_h
-        return math.ceil(a / dep.every_h - 1e-9) + math.ceil(b / dep.every_h - 1e-9), a + b
-    line = empty_line(network, service)
-    rtt = a + (trip_h(network, line, dwell=False) + turn_h if line is not None else 0.0)
-    return math.ceil(rtt / dep.every_h - 1e-9), rtt
+        legs.append(trip_h(network, back) + turn_h)
+    else:
+        line = empty_line(network, service)
+        if line is not None:
+            legs.append(trip_h(network, line, dwell=False) + turn_h)
+    return legs
 
 
 def fleet_warnings(scenario: Scenario) -> list[str]:

@@ -235,7 +235,8 @@ class CorridorModel:
         """A route as the steps a shipment takes: (process function, its arguments) each.
 
         Worked out once per route, so a shipment's journey does no lookups. `starts`, if given,
-        receives the index of each leg's first step (where a re-choice may take over).
+        receives the index of each leg's first step (where a re-choice may take over), then that of
+        the destination's first step: each leg's movement (drive or ride) is the step before the next.
         """
         steps, shared = [], self.shared
         for i, leg in enumerate(route.legs):
@@ -252,6 +253,8 @@ class CorridorModel:
             else:
                 steps.append((self.ride, (self.pools.group(leg.pool_key), leg.destination)))
         end = len(route.legs)
+        if starts is not None:
+            starts.append(len(steps))  # where the destination's steps start (after the last movement)
         steps += shared.before_handling(route, end)
         if self.network.handles(route.nodes[-1], True):
             steps.append(shared.handle_step(route, end) or self._handle_step(route.nodes[-1]))
@@ -308,6 +311,8 @@ class CorridorModel:
             self._apply(dis.target, dis.capacity_factor, extra if has_extra else None, True)
             if dis.vehicles_factor is not None:
                 self.fleets[dis.target].scale(dis.vehicles_factor, True)
+            if self.choice is not None and (dis.capacity_factor == 0 or dis.vehicles_factor == 0):
+                self.choice.closed(dis.target)  # shipments waiting there may re-choose (engine/choice.py)
             if window.end_h == math.inf:  # a season of every day: in force for the whole run
                 return
             yield self.env.timeout(window.length_h)
