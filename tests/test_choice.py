@@ -316,6 +316,36 @@ def test_a_train_its_fleet_cannot_run_often_is_seen_as_rare(tmp_path):
     assert np.mean(routes == 0) > 0.95
 
 
+def test_choosing_at_the_origin_sees_freight_already_on_its_way(tmp_path):
+    """Freight choosing at the origin, two days' drive from a daily train that takes half of it,
+    sees what is already on its way to the train: the train runs full and door to door the mean is
+    within 2% of the Wardrop time (the road's free-flow time, which both routes share at the
+    equilibrium), the train's freight no slower than the road's by more than 3%."""
+    data = rail_or_road(every_h=24.0)
+    data["network"]["segments"][0]["length_km"] = 2400  # 48 h to H
+    data["network"]["segments"][2]["length_km"] = 2000  # 50 h on by road (40 km/h), against 10 h by train
+    data["services"][0]["capacity_teu"] = 24  # 1 TEU an hour against 2 arriving
+    data["demand"][0]["choice"] = {"at": "origin"}
+    data["simulation"].update(horizon_days=200, warmup_days=20, drain_days=60)
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    sc = load_scenario(path)
+    ue_h = free_flow_h(sc, ["O", "H"]) + 2000 / 40 + sc.node("D").handling.time_h
+    means, rail_share, rail_h = [], [], []
+    for r in range(4):
+        out = run_replication(sc, r, keep_stages=False)
+        s = out.shipments
+        keep = (s["created_h"] >= out.warmup_h) & (s["created_h"] < out.horizon_h)
+        transit_h, routes = (s["delivered_h"] - s["created_h"])[keep], s["route"][keep]
+        means.append(transit_h.mean())
+        rail_share.append(np.mean(routes == 0))
+        rail_h.append(transit_h[routes == 0].mean())
+    mean, low, high = interval99(means)
+    assert high <= 1.02 * ue_h, f"mean {mean:.2f} h [{low:.2f}, {high:.2f}] against Wardrop {ue_h:.2f} h"
+    assert interval99(rail_h)[2] <= 1.03 * ue_h
+    assert interval99(rail_share)[1] > 0.47  # the train carries (nearly) its 1 TEU an hour of 2
+
+
 # ---------------------------------------------------------------------- reproducible, unchanged without choice
 
 

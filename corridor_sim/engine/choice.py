@@ -53,10 +53,14 @@ from corridor_sim.distributions import mean_of
 from corridor_sim.engine.fleets import cycle_legs_h
 from corridor_sim.engine.records import Stage
 from corridor_sim.network import RideLeg, RoadLeg, Route, changes_vehicle, handling_time
+from corridor_sim.scenario.schema import Scheduled
 
+PIPELINE_TAU_H = 24.0  # the choice rates behind the pipeline estimate are smoothed over a day
 REFRESH_H = 1.0  # at most one state estimate per decision point (and candidate) an hour
 CLOSED_FOR_EVER_H = 1e6  # a closure without end (a season of every day) counts as this many hours
+NO_ROOM_H = 1e4  # a pool whose trains last came through full: no departure with room in sight
 WEEK_H = 7 * 24.0
+HOURS_PER_YEAR = 365.0 * 24.0
 WAIT = int(Stage.WAIT)
 
 
@@ -107,7 +111,12 @@ class _Candidate:
         self.cost_usd = [chooser.tail_cost(route, i) for i in range(n)]
         per_leg = [chooser.leg_estimators(route, i) for i in range(n)]
         last = chooser.end_estimators(route)
-        self.dynamic = [sum(per_leg[i:], []) + last for i in range(n)]
+        # The pools it rides from, with the expected hours from the origin to each.
+        self.rides = [(j, model.pools.group(route.legs[j].pool_key), self.static_h[0] - self.static_h[j])
+                      for j in range(n) if isinstance(route.legs[j], RideLeg)]
+        pipes = [[chooser.pipeline_estimator(route.legs[j], group, self.static_h[i] - self.static_h[j])
+                  for j, group, _ in self.rides if j > i] for i in range(n)]
+        self.dynamic = [sum(per_leg[i:], []) + pipes[i] + last for i in range(n)]
 
     def next_transfer(self, i: int) -> int | None:
         j = bisect_right(self.transfers, i)
@@ -140,6 +149,13 @@ class FlowChooser:
                 for node, i in starts.items():
                     self.points.setdefault(node, []).append((c, i))
         self.live: dict = {}  # journey process -> [candidate, step, since_h] (read by Chooser.closed)
+        # The TEU a second each candidate is being chosen at, smoothed over PIPELINE_TAU_H: freight
+        # committed to the pools ahead but not there yet (read by Chooser.pipeline_estimator).
+        self.rate = [0.0] * len(self.cands)
+        self.rate_h = [0.0] * len(self.cands)
+        for c, cand in enumerate(self.cands):
+            for _, group, hours in cand.rides:
+                chooser.pool_users.setdefault(id(group), []).append((self, c, hours))
         self.snapshots: dict[str, deque] = {key: deque() for key in self.points}
         self.static = {key: [self.cands[c].static_h[i] for c, i in opts] for key, opts in self.points.items()}
         self.money = {key: [self.cands[c].cost_usd[i] if self.by_cost else 0.0 for c, i in opts]
@@ -203,7 +219,18 @@ class FlowChooser:
         c = self.pick("", now)
         if self.warmup_h <= now < self.horizon_h:
             self._count(c, now, teu, 1.0)
+        self._commit(c, now, teu)
         return c
+
+    def _commit(self, c: int, now: float, teu: float) -> None:
+        """Count `teu` chosen for candidate c now in its smoothed rate (TEU an hour)."""
+        self.rate[c] = self.rate[c] * math.exp((self.rate_h[c] - now) / PIPELINE_TAU_H) + teu / PIPELINE_TAU_H
+        self.rate_h[c] = now
+
+    def rate_now(self, c: int, now: float) -> float:
+        """The smoothed TEU an hour candidate c is being chosen at."""
+        rate = self.rate[c]
+        return rate * math.exp((self.rate_h[c] - now) / PIPELINE_TAU_H) if rate else 0.0
 
     def _count(self, c: int, created_h: float, teu: float, sign: float) -> None:
         month = max(0, bisect_right(self.month_edges, created_h) - 1)
@@ -256,6 +283,7 @@ class FlowChooser:
             if not at[3]:
                 self.rechosen += 1
         at[3] = True
+        self._commit(c2, self.model.env.now, teu)
         _set_route(self.model.recorder, shipment, self.cands[c2].r)
 
     def turn_back(self, at: list) -> tuple[int, int, tuple] | None:
@@ -302,6 +330,29 @@ class FlowChooser:
                 "week_teu": self.week_teu.copy(), "rechosen": self.rechosen}
 
 
+def _pool_rate(lines: list) -> tuple[float, float]:
+    """(departures an hour, TEU an hour) the lines of a pool offer now: each departs every max(own
+    interval, fleet round trip / vehicles in service), with its capacity factor; stopped lines none."""
+    departures_per_h = teu_per_h = 0.0
+    for s, own_h, cycle_h, k in lines:
+        n = s.fleet.target if s.fleet is not None else 1
+        if s.factor() <= 0 or n == 0:
+            continue  # stopped: the closure estimators count how long for
+        interval_h = own_h if s.fleet is None else max(own_h, cycle_h / n)
+        if interval_h <= 0 and k == 0:
+            return math.inf, math.inf  # a when-full line without a fleet: vehicles whenever it fills
+        interval_h = max(interval_h, 1e-6)
+        departures_per_h += 1.0 / interval_h
+        teu_per_h += _room(s, k) / interval_h
+    return departures_per_h, teu_per_h
+
+
+def _room(state, k: int) -> float:
+    """TEU a departure of a line offers at its stop k: capacity (factor included) less what its last
+    call there kept on board from upstream."""
+    return max(0.0, state.capacity_teu * state.factor() - state.through_teu[k])
+
+
 YARD_STEPS = ("yard_in", "yard_out")
 HANDLING_STEPS = ("handle", "handle_timed")
 
@@ -341,6 +392,16 @@ class Chooser:
         for spans in self.closures.values():
             spans.sort()
         self.estimates: dict[tuple, tuple[float, float]] = {}  # (route key, leg) -> (when, extra hours)
+        self.pool_users: dict[int, list] = {}  # id(pool group) -> [(FlowChooser, candidate, hours to it)]
+        self.fixed_teu_per_h: dict[int, float] = {}  # id(pool group) -> TEU an hour of flows that do not choose
+        for f, route in model.routes:
+            flow = model.scenario.demand[f]
+            if flow.choice is None:
+                for leg in route.legs:
+                    if isinstance(leg, RideLeg):
+                        key = id(model.pools.group(leg.pool_key))
+                        self.fixed_teu_per_h[key] = (self.fixed_teu_per_h.get(key, 0.0)
+                                                     + flow.teu_per_year / HOURS_PER_YEAR * route.share)
         self.route_keys: dict[tuple, int] = {}
         self.flows: dict[int, FlowChooser] = {}
         by_flow: dict[int, list[int]] = {}
@@ -479,18 +540,24 @@ class Chooser:
         states = [model.lines[line.id] for line, _, _ in self.network.pool_lines(*leg.pool_key)]
         headway_h = 2.0 * self.network.pool_wait_h(*leg.pool_key)
 
+        stops = [k for _, k, _ in self.network.pool_lines(*leg.pool_key)]
+
         def backlog(now: float) -> float:
             queue = group.queue
             if not queue:
                 return 0.0
-            cap = sum(s.capacity_teu * s.factor() for s in states) / len(states)
-            if cap <= 0:
-                return 0.0
+            if sum(s.capacity_teu * s.factor() for s in states) <= 0:
+                return 0.0  # stopped: the closure estimators count how long for
+            # Room per departure: capacity less what its last call brought through (a train that
+            # arrives full from upstream takes nobody here).
+            room = sum(_room(s, k) for s, k in zip(states, stops)) / len(states)
+            if room <= 1e-9:
+                return NO_ROOM_H
             # The TEU waiting, in O(1): the count x the mean of the first and last shipment's TEU
             # (exact where one shipment size waits, as on most pools; a long queue is not summed).
             teu = len(queue) * (queue[0].teu + queue[-1].teu) / 2.0
-            return math.floor(teu / cap + 1e-9) * headway_h
-        out = [self.fleet_backlog(group, states, leg) if any(s.fleet is not None for s in states) else backlog]
+            return math.floor(teu / room + 1e-9) * headway_h
+        out = [self.fleet_backlog(group, leg) if any(s.fleet is not None for s in states) else backlog]
         for service in dict.fromkeys(s.line.service.id for s in states):
             closed = self.closed_h(service)
             if closed:
@@ -499,37 +566,65 @@ class Chooser:
             out += self.segment_estimators(seg, leg.nodes[j])
         return out
 
-    def fleet_backlog(self, group, states: list, leg: RideLeg):
+    def fleet_backlog(self, group, leg: RideLeg):
         """The ride estimator of a pool with a fleet on one of its lines: departures come at most every
         max(own interval, C / N) per line, C the fleet's round trip and N its vehicles in service, so
         the wait for the next departure grows by half of what the fleet stretches the pool's interval,
         and the TEU already waiting take whole departures of that interval."""
-        network = self.network
-        lines = []
-        for s in states:
-            cycle_h = sum(cycle_legs_h(network, s.line.service)) if s.fleet is not None else 0.0
-            lines.append((s, 2.0 * s.line.expected_wait_h, cycle_h))
-        static_wait_h = network.pool_wait_h(*leg.pool_key)
+        lines = self.pool_lines(leg)
+        static_wait_h = self.network.pool_wait_h(*leg.pool_key)
 
         def wait(now: float) -> float:
-            departures_per_h = teu_per_h = 0.0
-            for s, own_h, cycle_h in lines:
-                f = s.factor()
-                n = s.fleet.target if s.fleet is not None else 1
-                if f <= 0 or n == 0:
-                    continue  # stopped: the closure estimators count how long for
-                interval_h = own_h if s.fleet is None else max(own_h, cycle_h / n)
-                departures_per_h += 1.0 / interval_h
-                teu_per_h += s.capacity_teu * f / interval_h
-            if departures_per_h == 0:
+            departures_per_h, teu_per_h = _pool_rate(lines)
+            if departures_per_h == 0 or math.isinf(departures_per_h):
                 return 0.0
             interval_h = 1.0 / departures_per_h
             extra = max(0.0, interval_h / 2.0 - static_wait_h)
             queue = group.queue
+            if queue and teu_per_h <= 1e-9:
+                return NO_ROOM_H
             if queue:
                 teu = len(queue) * (queue[0].teu + queue[-1].teu) / 2.0
                 extra += math.floor(teu / (teu_per_h * interval_h) + 1e-9) * interval_h
             return extra
+        return wait
+
+    def pool_lines(self, leg: RideLeg) -> list:
+        """(LineState, own interval h, fleet round trip h or 0) of each line serving a ride's pool."""
+        out = []
+        for line, k, _ in self.network.pool_lines(*leg.pool_key):
+            s = self.model.lines[line.id]
+            cycle_h = sum(cycle_legs_h(self.network, s.line.service)) if s.fleet is not None else 0.0
+            timetable = isinstance(s.line.service.departures, Scheduled)
+            # Own interval: the timetable's; a when-full line leaves as often as it fills (0).
+            out.append((s, s.line.service.departures.every_h if timetable else 0.0, cycle_h, k))
+        return out
+
+    def pipeline_estimator(self, leg: RideLeg, group, hours: float):
+        """The extra wait at a pool `hours` ahead from freight already committed to it.
+
+        By the time a shipment choosing now gets there, the pool receives what choosing flows have
+        sent towards it and not yet delivered to it (each candidate's smoothed choice rate x the
+        hours it takes to get there, at most `hours`: what left before it), plus the flows that do
+        not choose (their expected TEU an hour x `hours`), and its lines carry their TEU an hour
+        x `hours`. Any excess is queue on top of today's, and waits excess / TEU an hour. Zero
+        while the pool's lines keep up: this term only sees an overload building in the pipeline
+        (freight set off for a pool that a queue there does not show yet)."""
+        lines = self.pool_lines(leg)
+        key = id(group)
+        fixed = self.fixed_teu_per_h.get(key, 0.0) * hours
+
+        def wait(now: float) -> float:
+            inflow = fixed
+            for fc, c, to_h in self.pool_users.get(key, ()):
+                rate = fc.rate_now(c, now)
+                if rate:
+                    inflow += rate * (to_h if to_h < hours else hours)
+            teu_per_h = _pool_rate(lines)[1]
+            if teu_per_h <= 0 or math.isinf(teu_per_h):
+                return 0.0
+            excess = inflow - teu_per_h * hours
+            return excess / teu_per_h if excess > 0 else 0.0
         return wait
 
     def leg_estimators(self, route: Route, i: int) -> list:

@@ -283,6 +283,7 @@ def build_fleets(model) -> dict[str, Fleet]:
             empty_state.boards = [[] for _ in line.stops]
             empty_state.alights = [{} for _ in line.stops]
             empty_state.km = [0.0] * len(line.stops)
+            empty_state.through_teu = [0.0] * len(line.stops)
             empty_state.extra_delays = states[0].extra_delays  # a service's extra delay slows its empty runs too
             model.dwell_samplers[line.id] = _no_dwell
         fleet = Fleet(model, service, states, empty_state)

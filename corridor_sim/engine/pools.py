@@ -52,6 +52,7 @@ class Pools:
         for state in lines.values():
             stops = state.line.stops
             state.boards = [[] for _ in stops]
+            state.through_teu = [0.0] * len(stops)
             state.alights = [{node: stops.index(node, k + 1) for node in stops[k + 1:]} for k in range(len(stops))]
             km = [0.0]
             for seg in state.line.segments:

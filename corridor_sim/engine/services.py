@@ -83,6 +83,7 @@ class LineState:
     empty_teu: float = 0.0  # empty boxes (engine/empties.py) that alighted from measured departures
     fleet: object = None  # the service's Fleet (engine/fleets.py), if it has one
     uncut_backlog_teu: float | None = None  # under a capacity cut: the uncut line's queue at its last departure
+    through_teu: list[float] = field(default_factory=list)  # per stop, TEU on board staying on at its last call (choice.py)
 
     def factor(self) -> float:
         return math.prod(self.factors) if self.factors else 1.0
@@ -273,6 +274,7 @@ class ServiceRunner:
                 if dwell:
                     yield env.timeout(dwell)
             ready_h = env.now
+            state.through_teu[k] = load
             load = board(state.boards[k], k, state.alights[k], load, capacity_teu, onboard)
             peak = max(peak, load)
             if calls and calls[k]:
