@@ -21,7 +21,9 @@ times (network.py) plus what the live state adds:
 - a ride: the TEU already waiting in its pool / TEU per departure (the mean of its lines, disrupted
   capacity included), whole departures, x the headway (twice the pool's expected wait); with a fleet
   on a line of the pool, that line departs at most every round trip / vehicles in service
-  (`fleet_backlog`);
+  (`fleet_backlog`); at an intermediate stop a departure offers only the room its last call there
+  left (`_room`); and freight already on its way to a pool ahead adds its excess over what the
+  pool's lines carry by the time the chooser gets there (`pipeline_estimator`);
 - a closure (a disruption with `capacity_factor: 0`, or `vehicles_factor: 0` on a service) of a
   facility, segment or service ahead: the hours until its window ends.
 
