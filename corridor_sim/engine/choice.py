@@ -44,7 +44,7 @@ what it drew before, and runs are the same on any number of workers.
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import deque
 
 import numpy as np
@@ -159,6 +159,7 @@ class FlowChooser:
             for _, group, hours in cand.rides:
                 chooser.pool_users.setdefault(id(group), []).append((self, c, hours))
         self.snapshots: dict[str, deque] = {key: deque() for key in self.points}
+        self.picked: dict[str, tuple] = {}  # decision point -> (the estimate it was made on, its choice)
         self.static = {key: [self.cands[c].static_h[i] for c, i in opts] for key, opts in self.points.items()}
         self.money = {key: [self.cands[c].cost_usd[i] if self.by_cost else 0.0 for c, i in opts]
                       for key, opts in self.points.items()}
@@ -166,8 +167,9 @@ class FlowChooser:
         self.month_edges = chooser.model.month_edges_h
         self.warmup_h, self.horizon_h = chooser.model.warmup_h, chooser.model.horizon_h
         weeks = max(1, math.ceil((self.horizon_h - self.warmup_h) / WEEK_H))
-        self.month_teu = np.zeros((len(self.cands), max(months, 1)))
-        self.week_teu = np.zeros((len(self.cands), weeks))
+        # TEU chosen per candidate by month and week of creation (lists: cheaper to add to one by one).
+        self.month_teu = [[0.0] * max(months, 1) for _ in self.cands]
+        self.week_teu = [[0.0] * weeks for _ in self.cands]
         self.rechosen = 0
 
     # ------------------------------------------------------------------ estimates and the choice
@@ -183,7 +185,10 @@ class FlowChooser:
                 cand = self.cands[c]
                 found = shared.get((cand.key, i))
                 if found is None or now - found[0] >= REFRESH_H:
-                    found = shared[(cand.key, i)] = (now, sum(est(now) for est in cand.dynamic[i]))
+                    extra = 0.0
+                    for est in cand.dynamic[i]:
+                        extra += est(now)
+                    found = shared[(cand.key, i)] = (now, extra)
                 hours.append(base + found[1])
             if self.choice.information_lag_h <= 0:
                 snaps.clear()  # without a lag only the newest estimate is ever read
@@ -202,18 +207,30 @@ class FlowChooser:
         options = self.points[key]
         if len(options) == 1:
             return 0
-        # Plain Python on a handful of candidates: cheaper than numpy on tiny arrays.
-        vot = self.vot
-        gc = [usd + vot * h for usd, h in zip(self.money[key], self.expected_h(key, now))]
-        if allowed is not None:
-            gc = [g if ok else math.inf for g, ok in zip(gc, allowed)]
-        best = min(gc)
+        hours = self.expected_h(key, now)
+        cached = self.picked.get(key)
+        if allowed is None and cached is not None and cached[0] is hours:
+            choice = cached[1]  # the same estimate as the last shipment here: the same GCs
+        else:
+            # Plain Python on a handful of candidates: cheaper than numpy on tiny arrays.
+            vot = self.vot
+            gc = [usd + vot * h for usd, h in zip(self.money[key], hours)]
+            if allowed is not None:
+                gc = [g if ok else math.inf for g, ok in zip(gc, allowed)]
+            best = min(gc)
+            if self.theta == 0:
+                choice = gc.index(best)
+            else:
+                cum, total = [], 0.0
+                for g in gc:
+                    total += math.exp(-self.theta * (g - best))
+                    cum.append(total)
+                choice = (cum, total)
+            if allowed is None:
+                self.picked[key] = (hours, choice)
         if self.theta == 0:
-            return gc.index(best)
-        cum, total = [], 0.0
-        for g in gc:
-            total += math.exp(-self.theta * (g - best))
-            cum.append(total)
+            return choice
+        cum, total = choice
         return min(bisect_right(cum, self.rng.random() * total), len(options) - 1)
 
     def origin(self, now: float, teu: float) -> int:
@@ -236,9 +253,10 @@ class FlowChooser:
 
     def _count(self, c: int, created_h: float, teu: float, sign: float) -> None:
         month = max(0, bisect_right(self.month_edges, created_h) - 1)
-        self.month_teu[c, min(month, self.month_teu.shape[1] - 1)] += sign * teu
-        week = min(int((created_h - self.warmup_h) / WEEK_H), self.week_teu.shape[1] - 1)
-        self.week_teu[c, week] += sign * teu
+        row = self.month_teu[c]
+        row[min(month, len(row) - 1)] += sign * teu
+        row = self.week_teu[c]
+        row[min(int((created_h - self.warmup_h) / WEEK_H), len(row) - 1)] += sign * teu
 
     def journey(self, shipment: int, c: int, teu: float, created_h: float):
         """Carry a shipment along its candidate, re-choosing the rest where it changes vehicle, where
@@ -328,8 +346,8 @@ class FlowChooser:
         return cand2.starts[i2], ()
 
     def outputs(self) -> dict:
-        return {"routes": [cand.r for cand in self.cands], "month_teu": self.month_teu.copy(),
-                "week_teu": self.week_teu.copy(), "rechosen": self.rechosen}
+        return {"routes": [cand.r for cand in self.cands], "month_teu": np.array(self.month_teu),
+                "week_teu": np.array(self.week_teu), "rechosen": self.rechosen}
 
 
 def _pool_rate(lines: list) -> tuple[float, float]:
@@ -395,6 +413,7 @@ class Chooser:
             spans.sort()
         self.estimates: dict[tuple, tuple[float, float]] = {}  # (route key, leg) -> (when, extra hours)
         self.pool_users: dict[int, list] = {}  # id(pool group) -> [(FlowChooser, candidate, hours to it)]
+        self._pipes: dict[int, tuple] = {}  # id(pool group) -> its users' rates, as _committed reads them
         self.fixed_teu_per_h: dict[int, float] = {}  # id(pool group) -> TEU an hour of flows that do not choose
         for f, route in model.routes:
             flow = model.scenario.demand[f]
@@ -617,17 +636,34 @@ class Chooser:
         fixed = self.fixed_teu_per_h.get(key, 0.0) * hours
 
         def wait(now: float) -> float:
-            inflow = fixed
-            for fc, c, to_h in self.pool_users.get(key, ()):
-                rate = fc.rate_now(c, now)
-                if rate:
-                    inflow += rate * (to_h if to_h < hours else hours)
+            inflow = fixed + self._committed(key, now, hours)
             teu_per_h = _pool_rate(lines)[1]
             if teu_per_h <= 0 or math.isinf(teu_per_h):
                 return 0.0
             excess = inflow - teu_per_h * hours
             return excess / teu_per_h if excess > 0 else 0.0
         return wait
+
+    def _committed(self, key: int, now: float, hours: float) -> float:
+        """TEU the choosing flows have sent towards pool `key` that get there within `hours`: the sum
+        over its users of smoothed rate x min(hours to it, `hours`). The users' rates are read at
+        most every REFRESH_H per pool, sorted by their hours, with prefix sums, so each estimate
+        that asks is a bisection, not a loop over every flow."""
+        cached = self._pipes.get(key)
+        if cached is None or now - cached[0] >= REFRESH_H:
+            pairs = sorted((to_h, fc.rate_now(c, now)) for fc, c, to_h in self.pool_users.get(key, ()))
+            to = [p[0] for p in pairs]
+            before = [0.0]  # sum of rate x hours of the users nearer than each
+            for to_h, rate in pairs:
+                before.append(before[-1] + rate * to_h)
+            after = [0.0]  # sum of the rates of the users from each on
+            for _, rate in reversed(pairs):
+                after.append(after[-1] + rate)
+            after.reverse()
+            cached = self._pipes[key] = (now, to, before, after)
+        _, to, before, after = cached
+        j = bisect_left(to, hours)
+        return before[j] + hours * after[j]
 
     def leg_estimators(self, route: Route, i: int) -> list:
         """Estimators of the extra hours the live state adds to leg i: handling where it starts,
