@@ -385,6 +385,13 @@ class _Budget(Exception):
     pass
 
 
+class _Converged(Exception):
+    pass
+
+
+CONVERGED_OBJECTIVE = 1e-6  # every fit target within 0.1% of its half-band: far inside the noise
+
+
 def fit_calibration(targets_file: str | Path, replications: int | None = None, seed: int | None = None,
                     jobs: int = 1, dask: str | None = None, max_evals: int = DEFAULT_MAX_EVALS) -> FitResult:
     """Fit a targets file's parameters to its `fit` targets and check every target before and after.
@@ -420,6 +427,8 @@ def fit_calibration(targets_file: str | Path, replications: int | None = None, s
                           keep_stages=keep)
             cache[key] = objective(results, targets)
             history.append({"values": dict(zip((p.id for p in parameters), x)), "objective": cache[key]})
+            if cache[key] <= CONVERGED_OBJECTIVE:
+                raise _Converged()
         return cache[key]
 
     start = [p.start for p in parameters]
@@ -443,6 +452,8 @@ def fit_calibration(targets_file: str | Path, replications: int | None = None, s
             message = str(found.message)
     except _Budget:
         message = f"stopped at the limit of {max_evals} evaluations"
+    except _Converged:
+        message = f"every fit target within {math.sqrt(CONVERGED_OBJECTIVE):.1%} of its half-band"
     best = min(history, key=lambda h: h["objective"])
     fitted = [best["values"][p.id] for p in parameters]
     check_seed = seed + CHECK_SEED_OFFSET
