@@ -22,8 +22,8 @@ evaluation uses the same seed and replication indices (common random numbers), s
 a deterministic function of the parameters and the optimiser (scipy: bounded Brent for one
 parameter, Powell with bounds for several) does not chase noise. The number of simulations is
 capped (`max_evals`). The fitted model is then checked, beside the starting one, on fresh random
-numbers (seed + 1, the same replications): every target's mean with its 95% t-interval, before and
-after, and whether it is within its band.
+numbers (seed + 1, the same replications): every target's mean with its 95% t-interval, before (the
+scenario as written) and after, and whether it is within its band.
 """
 
 from __future__ import annotations
@@ -140,7 +140,8 @@ def resolve_key(data: Any, key: str) -> tuple[list, Any] | str:
                     done.append(part)
                 else:
                     ids = [str(item["id"]) for item in node if isinstance(item, dict) and "id" in item]
-                    return f"no item with id or index '{part}' in {where}" + (f" (ids: {', '.join(ids[:12])})" if ids else "")
+                    known = f" (ids: {', '.join(ids[:12])})" if ids else ""
+                    return f"no item with id or index '{part}' in {where}{known}"
             steps.append(("item", index))
             node = node[index]
         else:
@@ -235,7 +236,8 @@ def _parameter(file: str, i: int, p: Any, data: dict, seen: set) -> Parameter:
         raise _fault(file, f"{at}.{unknown[0]}", f"unknown key '{unknown[0]}' (allowed: {', '.join(sorted(allowed))})",
                      lines, unknown[0])
     if ("key" in p) == ("keys" in p):
-        raise _fault(file, at, "give either key (one path) or keys (a list of paths)", lines, "key" if "key" in p else None)
+        raise _fault(file, at, "give either key (one path) or keys (a list of paths)", lines,
+                     "key" if "key" in p else None)
     name = "key" if "key" in p else "keys"
     keys = [p["key"]] if name == "key" else p["keys"]
     if not isinstance(keys, list) or not keys or not all(isinstance(k, str) for k in keys):
@@ -294,7 +296,8 @@ def per_replication(results: Results, target: dict) -> np.ndarray:
         mean = target.get("statistic", "median") == "mean"
         if "from" in target or "to" in target:
             flow = results.scenario.flow(target["flow"])
-            legs = leg_days(results, target["flow"], target.get("from", flow.origin), target.get("to", flow.destination))
+            legs = leg_days(results, target["flow"], target.get("from", flow.origin),
+                            target.get("to", flow.destination))
             grouped = legs.groupby("replication")["days"]
         elif mean:
             by = results.flows_by_replication
@@ -458,8 +461,7 @@ def fit_calibration(targets_file: str | Path, replications: int | None = None, s
     fitted = [best["values"][p.id] for p in parameters]
     check_seed = seed + CHECK_SEED_OFFSET
     fitted_scenario = scenario_at(base, parameters, fitted)
-    before = run(scenario_at(base, parameters, start), replications=n, seed=check_seed, jobs=jobs, dask=dask,
-                 keep_stages=keep)
+    before = run(base, replications=n, seed=check_seed, jobs=jobs, dask=dask, keep_stages=keep)  # as written
     after = run(fitted_scenario, replications=n, seed=check_seed, jobs=jobs, dask=dask, keep_stages=keep)
     values = {t["id"]: (per_replication(before, t), per_replication(after, t)) for t in targets
               if t["kind"] != "cost_order"}
@@ -518,7 +520,8 @@ def _has_ids(items: Any) -> bool:
 def format_fit_table(result: FitResult) -> str:
     """The parameters (start, fitted, bounds) and the before/after table, as printed."""
     lines = [f"Fitted on {result.replications} replications, seed {result.seed} (common random numbers), "
-             f"{result.evaluations} evaluations: objective {result.objective_start:.4g} -> {result.objective_fitted:.4g}"
+             f"{result.evaluations} evaluations: objective {result.objective_start:.4g} -> "
+             f"{result.objective_fitted:.4g}"
              + (f" ({result.message})" if result.message else "")]
     lines.append(f"{'parameter':<48} {'start':>10} {'fitted':>10} {'bounds':>18}")
     for p, x in zip(result.parameters, result.fitted):

@@ -301,14 +301,14 @@ def test_extends_list_later_parent_overrides_earlier():
 
 
 def test_extends_list_merges_items_by_id_across_parents():
-    """Two parents that change different keys of the same node (by id) both keep their change, and neither
-    undoes the other's with the grandparent's values they share."""
+    """Two parents that change different keys of the same node (by id) both keep their change, neither
+    undoes the other's with the grandparent's values they share, and both may remove the same item."""
     for name in ("both.yaml", "both_reversed.yaml"):
         scenario = load_scenario(EXTENDS / name)
         handling = scenario.node("A").handling
         assert (handling.servers, handling.time_h, handling.cost_usd_per_teu) == (7, 9, 10)  # left, right, grandparent
         assert [n.id for n in scenario.network.nodes] == ["A", "B", "C", "E"]
-        assert [d.id for d in scenario.disruptions] == ["storm", "left-works"]  # right removed the strike
+        assert [d.id for d in scenario.disruptions] == ["storm", "left-works"]  # both removed the strike
 
 
 def test_extends_list_of_one_is_the_single_parent(tmp_path):

@@ -324,6 +324,11 @@ def _remove_unknown(item: Any, ident: Any, path: tuple, line: tuple[str, int]) -
     return _problem(file, (*path, "remove"), f"cannot remove '{ident}': the parent has no item with this id", at)
 
 
+def _removes_nothing(problem: Problem) -> bool:
+    """Whether a problem is the one `_remove_unknown` makes."""
+    return problem.key_path.endswith("remove") and problem.message.startswith("cannot remove '")
+
+
 def _strip_remove(value: Any, path: tuple, problems: list[Problem]) -> Any:
     # A list the parent does not have: nothing in it can be removed, and its ids must be plain.
     if _is_id_list(value):
@@ -411,7 +416,13 @@ def _resolve(path: Path, chain: tuple[tuple[Path, Path], ...]) -> tuple[SourceDi
         done = {p for p, _ in lineage}
         for ancestor, own in parent_lineage:  # a later parent: the files of its lineage not yet applied
             if ancestor not in done:
-                merged = merge(merged, own)
+                found: list[Problem] = []
+                merged = merge(merged, own, problems=found)
+                # Each parent merged cleanly on its own, so a `remove` that now finds nothing removes
+                # what an earlier parent already removed: the item is gone either way.
+                found = [q for q in found if not _removes_nothing(q)]
+                if found:
+                    raise ScenarioError(found)
                 lineage.append((ancestor, own))
     return merge(merged, data), [*lineage, (resolved, data)]
 
