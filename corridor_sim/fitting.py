@@ -533,8 +533,13 @@ def format_fit_table(result: FitResult) -> str:
             f"{'met before':>10} {'met after':>9}")
     lines += [head, "-" * len(head)]
     for r in result.table.itertuples():
-        lines.append(f"{str(r.id)[:6]:<6} {r.use:<9} {r.published[:10]:>10} {r.band[:15]:>15} {r.before[:26]:>26} "
-                     f"{r.after[:26]:>26} {'yes' if r.met_before else 'NO':>10} {'yes' if r.met_after else 'NO':>9}")
+        order = r.unit == "USD/TEU"  # the flows and their costs do not fit the columns: listed below
+        published, before, after = ("see below", "", "") if order else (r.published, r.before, r.after)
+        lines.append(f"{str(r.id)[:6]:<6} {r.use:<9} {published[:10]:>10} {r.band[:15]:>15} {before[:26]:>26} "
+                     f"{after[:26]:>26} {'yes' if r.met_before else 'NO':>10} {'yes' if r.met_after else 'NO':>9}")
+        if order:
+            lines.append(f"       published order: {r.published}")
+            lines.append(f"       USD/TEU before:  {r.before}; after: {r.after}")
     lines.append("")
     table = result.table
     for use in USES:
