@@ -344,6 +344,9 @@ def _malformed_results(folder: Path):
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from corridor_sim.calibration import calibrate, format_table
 
+    if args.fit:
+        return _cmd_calibrate_fit(args)
+
     out_dir = _experiment_out(args, Path("results") / f"calibration-{Path(args.targets).stem}")
     results, table = calibrate(args.targets, replications=args.replications, seed=args.seed, jobs=args.jobs,
                                dask=args.dask)
@@ -359,6 +362,39 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     print(f"\nResults written to {out_dir}/")
     passed = int(table["ok"].sum())
     print(f"{passed} of {len(table)} targets within tolerance")
+    return 0
+
+
+def _cmd_calibrate_fit(args: argparse.Namespace) -> int:
+    """`calibrate --fit`: fit the uncertain inputs, write the fitted values and the before/after table."""
+    import yaml
+
+    from corridor_sim.fitting import (fit_calibration, fit_document, fitted_values_document, format_fit_table,
+                                      overlay_document, read_fit_spec)
+    from corridor_sim.results import write_folder
+
+    _, base, _ = read_fit_spec(args.targets)  # a malformed file fails here, before the folder is taken
+    _check_work(args, base)
+    out_dir = _experiment_out(args, Path("results") / f"calibration-fit-{Path(args.targets).stem}")
+    result = fit_calibration(args.targets, replications=args.replications, seed=args.seed, jobs=args.jobs,
+                             dask=args.dask, max_evals=args.max_evals)
+    text = format_fit_table(result)
+    print(text)
+    extends = os.path.relpath(result.scenario_file.resolve(), out_dir.resolve())
+
+    def fill(tmp: Path) -> None:
+        _write_json(tmp / "fit.json", fit_document(result))
+        (tmp / "fitted_values.yaml").write_text(yaml.safe_dump(fitted_values_document(result), sort_keys=False))
+        (tmp / "fitted_scenario.yaml").write_text(
+            "# The scenario with the fitted values: corridor-sim run fitted_scenario.yaml\n"
+            + yaml.safe_dump(overlay_document(result, base, extends), sort_keys=False, allow_unicode=True))
+        result.table.to_csv(tmp / "fit_table.csv", index=False)
+        (tmp / "fit_table.txt").write_text(text + "\n")
+
+    write_folder(out_dir, result.fitted_scenario, fill, command=" ".join(["corridor-sim", *sys.argv[1:]]),
+                 seed=result.seed, replications=result.replications, force=args.force,
+                 extra_meta={"experiment": "calibration-fit"})
+    print(f"\nResults written to {out_dir}/")
     return 0
 
 
@@ -499,7 +535,13 @@ def build_parser() -> argparse.ArgumentParser:
                                    "the 2.5-97.5 percent range of shipments and the 95 percent interval of the "
                                    "median across replications, and whether it is within tolerance.")
     p.add_argument("targets", metavar="TARGETS", help="targets YAML file (e.g. scenarios/calibration/instc_2025_targets.yaml)")
-    p.add_argument("--out", metavar="DIR", help="results folder (default: results/calibration-<targets stem>)")
+    p.add_argument("--out", metavar="DIR", help="results folder (default: results/calibration-<targets stem>, "
+                                                "with --fit results/calibration-fit-<targets stem>)")
+    p.add_argument("--fit", action="store_true",
+                   help="fit the targets file's fit.parameters to its `use: fit` targets (scipy.optimize on common "
+                        "random numbers) and print every target before and after on fresh random numbers")
+    p.add_argument("--max-evals", type=_positive_int, default=60, metavar="N",
+                   help="with --fit, the most simulations (each of all replications) the search may make (default 60)")
     _add_run_options(p)
     p.set_defaults(func=_cmd_calibrate)
     return parser

@@ -79,11 +79,13 @@ def test_summary_reports_cost_and_co2_per_flow(tmp_path):
 
 @pytest.mark.slow
 def test_base_scenario_meets_its_calibration_targets():
-    """A full year of the base scenario (3 replications) lands every calibration target in its band."""
+    """A full year of the base scenario (3 replications) lands every target of the first calibration
+    (V1, V4-V8) in its band; the targets added for the fit (V10, V11) are judged by `calibrate --fit`."""
     spec = read_targets(TARGETS)
     assert {t["id"] for t in spec["targets"]} >= {"V1", "V4", "V5", "V6", "V7", "V8"}
     results, table = calibrate(TARGETS, replications=3, jobs=2)
-    failing = table[~table["ok"]]
+    first = table[table["id"].isin(["V1", "V4", "V5", "V6", "V7", "V8"])]
+    failing = first[~first["ok"]]
     assert failing.empty, failing.to_string()
     # The leg medians are not trivially the route medians: V4 and V5 are parts of one flow's journey.
     east = results.flows.set_index("flow").at["MOW-JNPT-east", "transit_days_p50"]

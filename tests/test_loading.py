@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from corridor_sim import ScenarioError, load_scenario
-from corridor_sim.scenario.loading import MAX_FILE_BYTES, read_scenario
+from corridor_sim.scenario.loading import MAX_FILE_BYTES, plain, read_scenario
 
 HERE = Path(__file__).parent / "scenarios"
 EXAMPLE = HERE / "example.yaml"
@@ -280,10 +280,64 @@ def test_file_extending_itself_is_a_cycle():
 
 
 def test_extends_must_be_a_path(tmp_path):
-    """An `extends` that is not a file path (here a list) is an error at key `extends`."""
-    path = write(tmp_path, "odd.yaml", "extends: [a.yaml, b.yaml]\nname: odd\n")
+    """An `extends` that is neither a file path nor a list of them (here a mapping) is an error at key `extends`."""
+    path = write(tmp_path, "odd.yaml", "extends: {file: a.yaml}\nname: odd\n")
     [problem] = problems_of(path)
     assert problem.key_path == "extends" and "file path" in problem.message
+
+
+# ------------------------------------------------------------------------- extends: a list
+
+
+def test_extends_list_later_parent_overrides_earlier():
+    """With `extends: [left, right]` right's values override left's and the child's override both; reversed, left's win."""
+    both = load_scenario(EXTENDS / "both.yaml")
+    reversed_ = load_scenario(EXTENDS / "both_reversed.yaml")
+    ab, ab_reversed = both.network.segments[0], reversed_.network.segments[0]
+    assert (ab.id, ab.speed_kmh, ab.capacity_per_day) == ("AB", 70, 20)  # right's speed, the child's capacity
+    assert (ab_reversed.speed_kmh, ab_reversed.capacity_per_day) == (90, 10)  # left's speed, the grandparent's
+    assert (both.name, reversed_.name) == ("Right corridor", "Left corridor")
+    assert both.description == reversed_.description == "the right parent"  # only right sets it
+
+
+def test_extends_list_merges_items_by_id_across_parents():
+    """Two parents that change different keys of the same node (by id) both keep their change, neither
+    undoes the other's with the grandparent's values they share, and both may remove the same item."""
+    for name in ("both.yaml", "both_reversed.yaml"):
+        scenario = load_scenario(EXTENDS / name)
+        handling = scenario.node("A").handling
+        assert (handling.servers, handling.time_h, handling.cost_usd_per_teu) == (7, 9, 10)  # left, right, grandparent
+        assert [n.id for n in scenario.network.nodes] == ["A", "B", "C", "E"]
+        assert [d.id for d in scenario.disruptions] == ["storm", "left-works"]  # both removed the strike
+
+
+def test_extends_list_of_one_is_the_single_parent(tmp_path):
+    """`extends: [parent.yaml]` gives the same merged data as `extends: parent.yaml`."""
+    single = read_scenario(EXTENDS / "child.yaml")
+    (tmp_path / "parent.yaml").write_text((EXTENDS / "parent.yaml").read_text())
+    text = (EXTENDS / "child.yaml").read_text().replace("extends: parent.yaml", "extends: [parent.yaml]")
+    listed = read_scenario(write(tmp_path, "child_as_list.yaml", text))
+    assert "[parent.yaml]" in text and plain(listed) == plain(single)
+
+
+def test_extends_list_cycle_is_located_at_the_entry():
+    """A cycle through the second entry of a list is an error at `extends[1]` with that entry's line and the chain."""
+    [problem] = problems_of(HERE / "bad" / "extends_list_cycle.yaml")
+    assert same_file(problem.file, HERE / "bad" / "extends_list_cycle.yaml")
+    assert problem.key_path == "extends[1]" and "(line 4)" in problem.message
+    assert "extends_list_cycle.yaml -> list_cycle_back.yaml -> extends_list_cycle.yaml" in problem.message
+
+
+@pytest.mark.parametrize("text, message", [
+    ("extends: []\nname: empty\n", "an empty list names no parent"),
+    ("extends: [parent.yaml, 3]\nname: number\n", "must be a file path"),
+    ("extends: [parent.yaml, ./parent.yaml]\nname: twice\n", "listed twice"),
+])
+def test_extends_list_faults(tmp_path, text, message):
+    """An empty list, an entry that is not a path and a parent listed twice are errors at `extends` or its entry."""
+    (tmp_path / "parent.yaml").write_text((EXTENDS / "parent.yaml").read_text())
+    [problem] = problems_of(write(tmp_path, "odd.yaml", text))
+    assert problem.key_path == ("extends" if "[]" in text else "extends[1]") and message in problem.message
 
 
 def test_merged_data_remembers_each_key_origin():

@@ -199,6 +199,10 @@ CASES: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
     "extends_not_scenario_mapping.yaml": [
         (CHILD, "extends", ("'../not_scenarios/status.yaml' is not a scenario file", "none of a scenario's keys",
                             "(line 2)"))],
+    "extends_list_missing_parent.yaml": [
+        (CHILD, "extends[1]", ("parent file 'no_such_parent.yaml' not found", "(line 4)"))],
+    "extends_list_cycle.yaml": [
+        (CHILD, "extends[1]", ("cycle of extends", "extends_list_cycle.yaml -> list_cycle_back.yaml", "(line 4)"))],
     "nul_byte.yaml": [
         (CHILD, "", ("not a text file", "NUL", "(line 2)"))],
     "not_utf8.yaml": [

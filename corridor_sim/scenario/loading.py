@@ -11,6 +11,12 @@ parent's. A missing parent or a cycle of `extends` is an error, and so is what m
 otherwise hide: an id that is not a plain value, an id given twice in one file's list, or a
 `remove` of an id the parent does not have.
 
+`extends` names one parent or a list of parents. A list is applied in order, later parents over
+earlier ones and the child over all: each file of the family contributes its own keys once, after
+its own ancestors, so two parents that share a grandparent do not undo each other's changes by
+carrying the grandparent's values (a diamond); a chain of single parents merges exactly as before.
+Faults in a list are located at its entry, `extends[1]`.
+
 Only regular files of UTF-8 text are read (never more than the size limit, so a device or a /proc
 file cannot hang or flood the reader). A parent that is not a scenario file at all (unreadable, not
 text, not a mapping, none of a scenario's keys) is reported in the child, at its `extends`.
@@ -318,6 +324,11 @@ def _remove_unknown(item: Any, ident: Any, path: tuple, line: tuple[str, int]) -
     return _problem(file, (*path, "remove"), f"cannot remove '{ident}': the parent has no item with this id", at)
 
 
+def _removes_nothing(problem: Problem) -> bool:
+    """Whether a problem is the one `_remove_unknown` makes."""
+    return problem.key_path.endswith("remove") and problem.message.startswith("cannot remove '")
+
+
 def _strip_remove(value: Any, path: tuple, problems: list[Problem]) -> Any:
     # A list the parent does not have: nothing in it can be removed, and its ids must be plain.
     if _is_id_list(value):
@@ -336,10 +347,25 @@ def _strip_remove(value: Any, path: tuple, problems: list[Problem]) -> Any:
 def read_scenario(path: str | Path, _seen: tuple[Path, ...] = ()) -> SourceDict:
     """Read a scenario file and everything it `extends`, merged into one mapping.
 
+    `extends` names one parent file or a list of them. With a list, the files are applied in order:
+    every ancestor's own keys once, each after its own ancestors, then the later parents' after the
+    earlier ones', then this file's; a single parent is the same rule with one entry.
+
     Raises:
         ScenarioError: a file cannot be read, a parent is missing, or `extends` forms a cycle.
     """
-    path = Path(path)
+    return _resolve(Path(path), tuple((p, p) for p in _seen))[0]
+
+
+def _resolve(path: Path, chain: tuple[tuple[Path, Path], ...]) -> tuple[SourceDict, list[tuple[Path, SourceDict]]]:
+    """(merged data, lineage): the lineage lists (resolved file, that file's own keys), ancestors first.
+
+    `chain` holds the files being read above this one, as (resolved path, path as first named).
+    """
+    _seen = tuple(p for p, _ in chain)
+    resolved = path.resolve()
+    if resolved in _seen:  # a cycle: report it in the file as the user first named it
+        path = chain[_seen.index(resolved)][1]
     file = str(path)
     data = read_yaml(path)
     if not isinstance(data, dict):
@@ -347,17 +373,64 @@ def read_scenario(path: str | Path, _seen: tuple[Path, ...] = ()) -> SourceDict:
     line = data.lines.get("extends", (file, 0))[1]
     parent_ref = data.pop("extends", None)
     if parent_ref is None:
-        return data
+        return data, [(resolved, data)]
 
-    def fault(message: str) -> ScenarioError:
-        return ScenarioError([_problem(file, ("extends",), message, line)])
+    def fault(message: str, at: tuple = ("extends",), where: int = line) -> ScenarioError:
+        return ScenarioError([_problem(file, at, message, where)])
 
-    resolved = path.resolve()
+    if isinstance(parent_ref, list):
+        if not parent_ref:
+            raise fault("an empty list names no parent: give one file path or a list of them")
+        lines = getattr(parent_ref, "lines", [])
+        refs = [(("extends", i), ref, lines[i][1] if i < len(lines) else line) for i, ref in enumerate(parent_ref)]
+    else:
+        refs = [(("extends",), parent_ref, line)]
     if resolved in _seen:
         chain = " -> ".join(str(p.name) for p in (*_seen, resolved))
-        raise fault(f"cycle of extends: {chain}")
+        # Name the entry through which the cycle runs: the file read after this one on the chain.
+        k = _seen.index(resolved)
+        onward = _seen[k + 1] if k + 1 < len(_seen) else resolved
+        at, _, where = next((r for r in refs if _same_parent(path, r[1], onward)), refs[0])
+        raise fault(f"cycle of extends: {chain}", at, where)
+    merged: SourceDict | None = None
+    lineage: list[tuple[Path, SourceDict]] = []
+    seen_refs: dict[Path, str] = {}
+    for at, parent_ref, where in refs:
+        parent_path = _parent_path(path, parent_ref, lambda m: fault(m, at, where))
+        key = parent_path.resolve()
+        if key in seen_refs:
+            raise fault(f"'{parent_ref}' is listed twice (first as '{seen_refs[key]}')", at, where)
+        seen_refs[key] = parent_ref
+        try:
+            parent, parent_lineage = _resolve(parent_path, (*chain, (resolved, path)))
+        except NotScenarioFile as exc:
+            # The parent is not a scenario at all: the fault is the child's `extends`.
+            reasons = "; ".join(p.message for p in exc.problems if p.file == str(parent_path)) or str(exc)
+            raise fault(f"cannot use '{parent_ref}' as a parent; in that file: {reasons}", at, where) from None
+        if not set(parent) & _SCENARIO_KEYS:
+            raise fault(f"'{parent_ref}' is not a scenario file: it has none of a scenario's keys "
+                        f"({', '.join(sorted(_SCENARIO_KEYS))})", at, where)
+        if merged is None:  # the first parent, whole (a single parent: exactly the merge of one chain)
+            merged, lineage = parent, list(parent_lineage)
+            continue
+        done = {p for p, _ in lineage}
+        for ancestor, own in parent_lineage:  # a later parent: the files of its lineage not yet applied
+            if ancestor not in done:
+                found: list[Problem] = []
+                merged = merge(merged, own, problems=found)
+                # Each parent merged cleanly on its own, so a `remove` that now finds nothing removes
+                # what an earlier parent already removed: the item is gone either way.
+                found = [q for q in found if not _removes_nothing(q)]
+                if found:
+                    raise ScenarioError(found)
+                lineage.append((ancestor, own))
+    return merge(merged, data), [*lineage, (resolved, data)]
+
+
+def _parent_path(path: Path, parent_ref: Any, fault) -> Path:
+    """The parent file an `extends` entry names, relative to the child's folder."""
     if not isinstance(parent_ref, str) or not parent_ref.strip():
-        raise fault("must be a file path")
+        raise fault("must be a file path or a list of file paths")
     parent_path = path.parent / parent_ref
     try:
         exists = parent_path.exists()
@@ -365,16 +438,14 @@ def read_scenario(path: str | Path, _seen: tuple[Path, ...] = ()) -> SourceDict:
         raise fault(f"cannot use '{parent_ref}' as a parent: {exc}") from None
     if not exists:
         raise fault(f"parent file '{parent_ref}' not found (looked for {parent_path})")
+    return parent_path
+
+
+def _same_parent(path: Path, parent_ref: Any, target: Path) -> bool:
     try:
-        parent = read_scenario(parent_path, (*_seen, resolved))
-    except NotScenarioFile as exc:
-        # The parent is not a scenario at all: the fault is the child's `extends`.
-        reasons = "; ".join(p.message for p in exc.problems if p.file == str(parent_path)) or str(exc)
-        raise fault(f"cannot use '{parent_ref}' as a parent; in that file: {reasons}") from None
-    if not set(parent) & _SCENARIO_KEYS:
-        raise fault(f"'{parent_ref}' is not a scenario file: it has none of a scenario's keys "
-                    f"({', '.join(sorted(_SCENARIO_KEYS))})")
-    return merge(parent, data)
+        return isinstance(parent_ref, str) and (path.parent / parent_ref).resolve() == target
+    except (OSError, ValueError):
+        return False
 
 
 _SCENARIO_KEYS = {"name", "description", "simulation", "network", "services", "demand", "disruptions", "costs"}
