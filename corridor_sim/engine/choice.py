@@ -414,6 +414,7 @@ class Chooser:
         self.estimates: dict[tuple, tuple[float, float]] = {}  # (route key, leg) -> (when, extra hours)
         self.pool_users: dict[int, list] = {}  # id(pool group) -> [(FlowChooser, candidate, hours to it)]
         self._pipes: dict[int, tuple] = {}  # id(pool group) -> its users' rates, as _committed reads them
+        self._rates: dict[int, tuple] = {}  # id(pool group) -> what its lines offer, as _pool_now reads it
         self.fixed_teu_per_h: dict[int, float] = {}  # id(pool group) -> TEU an hour of flows that do not choose
         for f, route in model.routes:
             flow = model.scenario.demand[f]
@@ -466,6 +467,7 @@ class Chooser:
         candidate leaves the queue (its wait so far is recorded) and goes on along the new one."""
         model = self.model
         self.estimates.clear()  # the state has just changed: estimate it afresh when next asked
+        self._rates.clear()
         for fc in self.flows.values():
             if fc.choice.information_lag_h <= 0:
                 for snaps in fc.snapshots.values():
@@ -560,18 +562,17 @@ class Chooser:
         group = model.pools.group(leg.pool_key)
         states = [model.lines[line.id] for line, _, _ in self.network.pool_lines(*leg.pool_key)]
         headway_h = 2.0 * self.network.pool_wait_h(*leg.pool_key)
-
-        stops = [k for _, k, _ in self.network.pool_lines(*leg.pool_key)]
+        lines, key = self.pool_lines(leg), id(group)
 
         def backlog(now: float) -> float:
             queue = group.queue
             if not queue:
                 return 0.0
-            if sum(s.capacity_teu * s.factor() for s in states) <= 0:
+            _, _, _, room, capacity = self._pool_now(key, lines, now)
+            if capacity <= 0:
                 return 0.0  # stopped: the closure estimators count how long for
             # Room per departure: capacity less what its last call brought through (a train that
             # arrives full from upstream takes nobody here).
-            room = sum(_room(s, k) for s, k in zip(states, stops)) / len(states)
             if room <= 1e-9:
                 return NO_ROOM_H
             # The TEU waiting, in O(1): the count x the mean of the first and last shipment's TEU
@@ -587,16 +588,28 @@ class Chooser:
             out += self.segment_estimators(seg, leg.nodes[j])
         return out
 
+    def _pool_now(self, key: int, lines: list, now: float) -> tuple:
+        """(when, departures an hour, TEU an hour, mean room per departure, TEU per departure
+        offered) of a pool's lines, read at most every REFRESH_H per pool (and afresh after a
+        closure begins): they change only when a train calls or a disruption starts or ends."""
+        cached = self._rates.get(key)
+        if cached is None or now - cached[0] >= REFRESH_H:
+            departures_per_h, teu_per_h = _pool_rate(lines)
+            room = sum(_room(s, k) for s, _, _, k in lines) / len(lines)
+            capacity = sum(s.capacity_teu * s.factor() for s, _, _, _ in lines)
+            cached = self._rates[key] = (now, departures_per_h, teu_per_h, room, capacity)
+        return cached
+
     def fleet_backlog(self, group, leg: RideLeg):
         """The ride estimator of a pool with a fleet on one of its lines: departures come at most every
         max(own interval, C / N) per line, C the fleet's round trip and N its vehicles in service, so
         the wait for the next departure grows by half of what the fleet stretches the pool's interval,
         and the TEU already waiting take whole departures of that interval."""
-        lines = self.pool_lines(leg)
+        lines, key = self.pool_lines(leg), id(group)
         static_wait_h = self.network.pool_wait_h(*leg.pool_key)
 
         def wait(now: float) -> float:
-            departures_per_h, teu_per_h = _pool_rate(lines)
+            departures_per_h, teu_per_h = self._pool_now(key, lines, now)[1:3]
             if departures_per_h == 0 or math.isinf(departures_per_h):
                 return 0.0
             interval_h = 1.0 / departures_per_h
@@ -637,7 +650,7 @@ class Chooser:
 
         def wait(now: float) -> float:
             inflow = fixed + self._committed(key, now, hours)
-            teu_per_h = _pool_rate(lines)[1]
+            teu_per_h = self._pool_now(key, lines, now)[2]
             if teu_per_h <= 0 or math.isinf(teu_per_h):
                 return 0.0
             excess = inflow - teu_per_h * hours
