@@ -28,3 +28,4 @@ from corridor_sim.experiments.sweeps import (MAX_RANGE_POINTS, _NUM, _RANGE, _de
                                              _number, _point_label, format_sweep, parse_setting, parse_values,
                                              set_path, sweep, sweep_scenarios)
 from corridor_sim.experiments.capacity_search import _assess, _backlog_growth, capacity, format_capacity
+from corridor_sim.experiments.streaming import StreamedRun, completed, read_blocks, run_streamed
