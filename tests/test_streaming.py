@@ -100,3 +100,19 @@ def test_completed_yields_every_task_once_in_any_order():
     assert list(completed(abs, [-t for t in tasks])) == [(t, t) for t in tasks]
     got = sorted(completed(abs, [-t for t in tasks], jobs=2, window=3))
     assert got == [(t, t) for t in tasks]
+
+
+def test_cli_run_stream_writes_the_blocks(tmp_path, capsys):
+    """`corridor-sim run --stream --no-shipments` writes the per-replication blocks and stream.json;
+    with --plots it is a usage error (exit 2) before anything runs."""
+    from corridor_sim.cli import main
+
+    out = tmp_path / "res"
+    assert main(["run", str(MM1), "--stream", "--no-shipments", "--replications", "3", "--jobs", "1",
+                 "--out", str(out)]) == 0
+    assert "3 replications streamed" in capsys.readouterr().out
+    doc = json.loads((out / "stream.json").read_text())
+    assert doc["replications"] == 3 and doc["summary_only"] is True
+    assert sorted(pd.read_parquet(out / "flows_by_replication.parquet")["replication"]) == [0, 1, 2]
+    assert main(["run", str(MM1), "--stream", "--plots", "--out", str(tmp_path / "other")]) == 2
+    assert "--plots" in capsys.readouterr().err and not (tmp_path / "other").exists()
