@@ -2,6 +2,7 @@
 
     python benchmarks/memory_reps.py [--scenario PATH] [--days 60] [--jobs 2] [--rounds 1] [--json FILE]
     python benchmarks/memory_reps.py worker HOW MODE N [--scenario PATH] [--days D] [--jobs J]
+    python benchmarks/memory_reps.py dask [--replications 1000] [--days 10]
 
 Each measurement runs in a fresh process (`worker`), so its peak resident set (ru_maxrss of that
 process only, not of its worker processes) is the measurement's own. HOW is `run` (the CLI's way:
@@ -11,6 +12,10 @@ shipments written) or `summary` (summary-only). One replication runs in the pare
 `--jobs` (a single task is not sent to a pool); ten go to `--jobs` worker processes, so the parent
 then gathers and reduces. The target (issue 15): 10 replications within 2x the parent memory of 1.
 Rounds alternate the order of the 1- and 10-replication runs; figures are medians over rounds.
+
+`dask` streams a summary-only run of many replications of the small M/M/1 scenario
+(tests/scenarios/experiments/mm1.yaml, 10 days) from a LocalCluster of 2 worker processes to a
+results folder, and prints its wall time, the parent's peak RSS and the most blocks held at once.
 """
 
 from __future__ import annotations
@@ -77,6 +82,26 @@ def worker(how: str, mode: str, n: int, scenario_path: Path, days: float | None,
             "shipments": shipments, "folder_mb": size_mb}
 
 
+def dask_stream(replications: int, days: float) -> dict:
+    """A summary-only streamed run of many small replications on a 2-process LocalCluster."""
+    from dask.distributed import LocalCluster
+
+    from corridor_sim.experiments import run_streamed
+
+    scenario = _load(ROOT / "tests" / "scenarios" / "experiments" / "mm1.yaml", days)
+    base_mb = _peak_mb()
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            tempfile.TemporaryDirectory() as tmp:
+        t0, c0 = time.perf_counter(), time.process_time()
+        streamed = run_streamed(scenario, Path(tmp) / "results", replications=replications,
+                                dask=cluster.scheduler_address)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        rows = len(streamed.flows_by_replication())
+    return {"replications": replications, "days": days, "wall_s": wall, "parent_cpu_s": cpu,
+            "rows_on_disk": rows, "max_blocks_held": streamed.max_held, "base_mb": base_mb,
+            "peak_mb": _peak_mb()}
+
+
 def measure(args) -> dict:
     """1 and 10 replications of every (how, mode), alternating, in fresh processes."""
     configs = [(how, mode) for how in ("run", "stream") for mode in ("default", "summary")]
@@ -120,6 +145,13 @@ def table(result: dict) -> str:
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    if argv and argv[0] == "dask":
+        p.add_argument("cmd")
+        p.add_argument("--replications", type=int, default=1000)
+        p.add_argument("--days", type=float, default=10.0)
+        args = p.parse_args(argv)
+        print(json.dumps(dask_stream(args.replications, args.days)))
+        return 0
     if argv and argv[0] == "worker":
         p.add_argument("cmd")
         p.add_argument("how", choices=["run", "stream"])

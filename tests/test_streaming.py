@@ -28,30 +28,32 @@ def _short_mm1(horizon_days: float, warmup_days: float):
     return scenario_from_dict(data, str(MM1))
 
 
-def _count_live_outputs(monkeypatch) -> list[int]:
-    """Replace the Results the stream reduces with, recording how many replication outputs are
-    alive in the process each time a batch is reduced."""
-    counts: list[int] = []
-    real = streaming.Results
+def _count_live(monkeypatch) -> list[tuple[int, int]]:
+    """Record, each time the stream writes a table, how many replication outputs and how many
+    replication blocks are alive in this process (the Dask workers are threads of it here)."""
+    counts: list[tuple[int, int]] = []
+    real = streaming._Blocks.append
 
-    def counting(*args, **kwargs):
+    def counting(self, df):
         gc.collect()
-        counts.append(sum(1 for o in gc.get_objects() if type(o) is ReplicationOutput))
-        return real(*args, **kwargs)
+        live = [type(o) for o in gc.get_objects() if type(o) in (ReplicationOutput, streaming.Block)]
+        counts.append((live.count(ReplicationOutput), live.count(streaming.Block)))
+        return real(self, df)
 
-    monkeypatch.setattr(streaming, "Results", counting)
+    monkeypatch.setattr(streaming._Blocks, "append", counting)
     return counts
 
 
 @pytest.mark.slow
 def test_dask_stream_of_200_replications_equals_serial_run_and_holds_few(tmp_path, monkeypatch):
     """200 summary-only replications streamed from a 2-worker Dask LocalCluster write the serial run's
-    per-replication rows exactly, and the process never holds more than a batch plus a window of them."""
+    per-replication rows exactly; no replication output reaches the parent, and it never holds more
+    than a batch of blocks plus those waiting on the workers."""
     distributed = pytest.importorskip("dask.distributed")
     scenario = _short_mm1(10.0, 2.0)
     n, batch, window = 200, 8, 4
     serial = run(scenario, replications=n, summary_only=True, keep_stages=False)
-    live = _count_live_outputs(monkeypatch)
+    live = _count_live(monkeypatch)
     by_rep, flows, nodes = serial.flows_by_replication, serial.flows, serial.nodes
     del serial  # its 200 outputs would count as live below
     gc.collect()
@@ -69,10 +71,11 @@ def test_dask_stream_of_200_replications_equals_serial_run_and_holds_few(tmp_pat
                  "arrivals_per_day"]
     pd.testing.assert_frame_equal(streamed.nodes[node_cols], nodes[node_cols], check_exact=True)
     doc = json.loads((streamed.folder / "stream.json").read_text())
-    assert doc["replications"] == n and doc["executor"] == "dask" and doc["max_outputs_held"] <= batch
+    assert doc["replications"] == n and doc["executor"] == "dask" and doc["max_blocks_held"] <= batch
     assert doc["flows"]["LOAD"]["transit_days_mean"] == pytest.approx(float(flows["transit_days_mean"].iloc[0]), rel=1e-5)
-    assert len(live) == n // batch
-    assert max(live) <= batch + window + 1, live  # a batch in the parent, a window on the workers
+    assert len(live) == 2 * n // batch  # two tables per batch
+    assert max(outputs for outputs, _ in live) <= 2, live  # only those of the replications running
+    assert max(blocks for _, blocks in live) <= batch + window, live  # a batch, and a window on the workers
 
 
 def test_processes_stream_with_shipments_equals_run(tmp_path):

@@ -2,11 +2,13 @@
 
 `run` gathers every replication's output in the parent before building `Results`, so its memory
 grows with the number of replications (a summary-only INSTC replication still carries its transit
-histograms, a few MB; a default one its per-shipment columns). `run_streamed` is the same
-simulation for runs too large for that: at most `window` replications are submitted and not yet
-consumed (to local processes, a Dask cluster, or one at a time), each completed one is reduced at
-once to columnar per-replication blocks appended to Parquet files in the results folder, and
-dropped. The parent holds at most `window` outputs whatever the number of replications.
+histograms, over 10 MB; a default one its per-shipment columns). `run_streamed` is the same
+simulation for runs too large for that. Each replication is reduced where it ran, in the worker,
+to a `Block` of columnar per-replication rows (pandas tables), and only that travels back. At most
+`window` replications are submitted and not yet consumed (to local processes, a Dask cluster, or
+one at a time in the parent). Blocks are appended to Parquet files in the results folder a batch
+at a time, then dropped, so the parent holds at most `batch` blocks, whatever the number of
+replications.
 
 A replication is a pure function of (scenario, replication index, seed), so the blocks on disk are
 those of a serial run with the same seed, whatever the executor, the number of workers or the
@@ -19,7 +21,7 @@ The folder (written atomically by `results.write_folder`, with scenario.yaml and
 - `nodes_by_replication.parquet`: one row per replication and facility (utilisation, nominal
   utilisation, mean queue, waiting at the end, arrivals per day);
 - `shipments.parquet` (unless summary-only): the measured shipments, replication by replication;
-- `stream.json`: the run (seed, replications, executor, window, the most outputs held at once) and
+- `stream.json`: the run (seed, replications, executor, window, batch, the most blocks held) and
   the across-replication estimates that need only per-replication values: per flow the mean transit
   and throughput with their 95% t-intervals and the mean counts, costs and stage days; per facility
   the utilisation with its interval. They equal the same columns of `Results.flows` and
@@ -129,7 +131,7 @@ class StreamedRun:
 
     folder: Path
     replications: int
-    max_held: int  # the most replication outputs held in the parent at once
+    max_held: int  # the most replication blocks held in the parent at once
     flows: pd.DataFrame
     nodes: pd.DataFrame
 
@@ -168,6 +170,26 @@ class _Blocks:
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
+
+
+@dataclass
+class Block:
+    """One replication reduced where it ran: the columnar rows that a streamed run writes."""
+
+    replication: int
+    flows: pd.DataFrame              # its flows_by_replication rows
+    nodes: pd.DataFrame              # its facility rows
+    shipments: pd.DataFrame | None   # its measured shipments (None when summary-only)
+
+
+def replication_block(args: tuple) -> Block:
+    """Run one replication (the task of `run`) and reduce it to its Block, in the worker, so that
+    only per-replication rows travel back, never the replication's output."""
+    scenario, _, seed, _, summary_only = args
+    out = _task(args)
+    res = Results(scenario, seed, [out])
+    ships = None if summary_only else res.shipments[res.shipments["measured"]].reset_index(drop=True)
+    return Block(out.replication, res.flows_by_replication, _node_rows(scenario, [out]), ships)
 
 
 def _node_rows(scenario: Scenario, outputs: list) -> pd.DataFrame:
@@ -222,9 +244,9 @@ def run_streamed(scenario: Scenario, out_dir: str | Path, replications: int | No
                  progress: bool | None = False) -> StreamedRun:
     """Run a scenario's replications, streaming each one's per-replication blocks to a results folder.
 
-    Same simulation and seeds as `run` (so the same per-replication rows); the parent reduces each
-    batch of completed replications to columnar blocks, appends them to the folder's Parquet files
-    and drops them, so its memory does not grow with `replications`.
+    Same simulation and seeds as `run` (so the same per-replication rows). Each replication is
+    reduced to its Block in the worker; the parent appends a batch of blocks at a time to the
+    folder's Parquet files and drops them, so its memory does not grow with `replications`.
 
     Args:
         scenario: a validated scenario.
@@ -235,11 +257,11 @@ def run_streamed(scenario: Scenario, out_dir: str | Path, replications: int | No
         window: the most replications submitted and not yet consumed (default: twice the workers
             on Dask, where results wait on the workers; `jobs` for local processes, whose results
             wait in the parent).
-        batch: replications reduced together, the most outputs held in the parent besides those
-            waiting (default: 16 summary-only, 1 otherwise).
+        batch: replications written together (one Parquet row group), the most blocks held in
+            the parent besides those waiting (default: 16 summary-only, 1 with shipments).
 
     Returns:
-        A StreamedRun: the folder, the most outputs held at once, and the across-replication tables.
+        A StreamedRun: the folder, the most blocks held at once, and the across-replication tables.
     """
     n = replications or scenario.simulation.replications
     seed = scenario.simulation.seed if seed is None else seed
@@ -250,48 +272,43 @@ def run_streamed(scenario: Scenario, out_dir: str | Path, replications: int | No
     batch = batch or (16 if summary_only else 1)
     tasks = [(scenario, r, seed, False, summary_only) for r in range(n)]
     bar = _Progress(n, f"{scenario.name} replications", progress) if progress is not False else None
-    held = {"now": 0, "max": 0}
+    held = {"max": 0}
     tables: dict = {}
 
     def fill(tmp: Path) -> None:
-        flows_out = _Blocks(tmp / "flows_by_replication.parquet")
-        nodes_out = _Blocks(tmp / "nodes_by_replication.parquet")
-        ships_out = None if summary_only else _Blocks(tmp / "shipments.parquet")
-        buffer: list = []
+        files = {"flows": _Blocks(tmp / "flows_by_replication.parquet"),
+                 "nodes": _Blocks(tmp / "nodes_by_replication.parquet")}
+        if not summary_only:
+            files["shipments"] = _Blocks(tmp / "shipments.parquet")
+        buffer: list[Block] = []
 
-        def reduce() -> None:
-            buffer.sort(key=lambda o: o.replication)
-            res = Results(scenario, seed, buffer)
-            flows_out.append(res.flows_by_replication)
-            nodes_out.append(_node_rows(scenario, buffer))
-            if ships_out is not None:
-                ships_out.append(res.shipments[res.shipments["measured"]])
+        def write() -> None:  # one row group per batch: a few replications' rows together
+            buffer.sort(key=lambda b: b.replication)
+            for name, blocks in files.items():
+                blocks.append(pd.concat([getattr(b, name) for b in buffer], ignore_index=True))
             buffer.clear()
-            held["now"] = 0
 
         try:
-            for _, out in completed(_task, tasks, jobs=jobs, dask=dask, window=window):
-                buffer.append(out)
-                del out  # the buffer is the only reference: reduce() frees it
-                held["now"] += 1
-                held["max"] = max(held["max"], held["now"])
+            for _, block in completed(replication_block, tasks, jobs=jobs, dask=dask, window=window):
+                buffer.append(block)
+                del block  # the buffer is the only reference: write() frees it
+                held["max"] = max(held["max"], len(buffer))
                 if bar:
                     bar.step()
                 if len(buffer) >= batch:
-                    reduce()
+                    write()
             if buffer:
-                reduce()
+                write()
         finally:
-            for blocks in (flows_out, nodes_out, ships_out):
-                if blocks is not None:
-                    blocks.close()
+            for blocks in files.values():
+                blocks.close()
         flows, nodes = summarise(scenario, read_blocks(tmp / "flows_by_replication.parquet"),
                                  read_blocks(tmp / "nodes_by_replication.parquet"))
         tables.update(flows=flows, nodes=nodes)
         executor = "dask" if on_dask else ("serial" if serial else f"{jobs} processes")
         (tmp / "stream.json").write_text(json.dumps({
             "scenario": scenario.name, "seed": seed, "replications": n, "summary_only": summary_only,
-            "executor": executor, "window": window, "batch": batch, "max_outputs_held": held["max"],
+            "executor": executor, "window": window, "batch": batch, "max_blocks_held": held["max"],
             "flows": _records(flows, "flow"), "nodes": _records(nodes, "node")}, indent=2))
 
     folder = write_folder(out_dir, scenario, fill, command=command, seed=seed, replications=n, force=force,
