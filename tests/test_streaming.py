@@ -72,7 +72,8 @@ def test_dask_stream_of_200_replications_equals_serial_run_and_holds_few(tmp_pat
     pd.testing.assert_frame_equal(streamed.nodes[node_cols], nodes[node_cols], check_exact=True)
     doc = json.loads((streamed.folder / "stream.json").read_text())
     assert doc["replications"] == n and doc["executor"] == "dask" and doc["max_blocks_held"] <= batch
-    assert doc["flows"]["LOAD"]["transit_days_mean"] == pytest.approx(float(flows["transit_days_mean"].iloc[0]), rel=1e-5)
+    mean = float(flows["transit_days_mean"].iloc[0])
+    assert doc["flows"]["LOAD"]["transit_days_mean"] == pytest.approx(mean, rel=1e-5)
     assert len(live) == 2 * n // batch  # two tables per batch
     assert max(outputs for outputs, _ in live) <= 2, live  # only those of the replications running
     assert max(blocks for _, blocks in live) <= batch + window, live  # a batch, and a window on the workers

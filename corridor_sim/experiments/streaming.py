@@ -39,7 +39,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-import numpy as np
 import pandas as pd
 
 from corridor_sim.experiments.executors import DASK_ENV, _Progress, _task, require_dask
