@@ -18,7 +18,9 @@ Run it with the project's venv python (e.g. .venv/bin/python). It measures:
              shipment, with stage rows kept and in summary-only mode (keep_stages=False);
   memory     summary-only peak memory on the stable ten-station network, horizon x1, x4, x16;
   parallel   ten replications serial against jobs=2;
-  dask       LocalCluster startup and per-task overheads.
+  dask       LocalCluster startup and per-task overheads;
+  memory_reps  parent peak RSS for 1 against 10 replications of the base scenario, `run` + write
+             and the streamed run, default and summary-only (benchmarks/memory_reps.py; 60 days).
 
 It ends with a table: figure, value, target, met?. Rounds alternate the order of the programs being
 compared; ratios are medians of per-round ratios, with the ratio of the fastest runs beside them;
@@ -280,6 +282,14 @@ def bench_memory(args) -> dict:
     return {"rows": rows}
 
 
+def bench_memory_reps(args, scenario: Path) -> dict:
+    """Parent peak RSS for 1 against 10 replications (benchmarks/memory_reps.py, fresh processes)."""
+    import memory_reps
+
+    opts = argparse.Namespace(scenario=scenario, days=args.reps_days, jobs=2, rounds=1)
+    return memory_reps.measure(opts)
+
+
 def bench_parallel(args, scenario: Path) -> dict:
     """Ten replications serial vs jobs=2, alternating, medians of in-process time."""
     serial, par = [], []
@@ -408,6 +418,11 @@ def table(res: dict) -> list[tuple[str, str, str, str]]:
             f"CPU per replication serial {p['serial_task_cpu_s']:.2f} s, in a worker {p['jobs2_task_cpu_s']:.2f} s",
             ">= 1.8x", p["speedup_cpu_estimate"] >= 1.8)
         add("  load average during these runs", " ".join(f"{x:.1f}" for x in p["load_avg"]))
+    mr = res.get("memory_reps")
+    if mr:
+        for name, r in mr["rows"].items():
+            add(f"parent peak RSS 10 / 1 replications, {name}, {mr['days']:g} d",
+                f"{r['ratio']:.2f}x ({r['peak_1_mb']:.0f} -> {r['peak_10_mb']:.0f} MB)", "<= 2x", r["met"])
     d = res.get("dask")
     if d:
         add("Dask LocalCluster (2 worker processes): startup", f"{d['startup_s']:.2f} s (shutdown {d['shutdown_s']:.2f} s)")
@@ -438,7 +453,8 @@ def main(argv=None) -> int:
                    help="venv for ciw and salabim (default .bench-venv in the repository, or $CORRIDOR_SIM_BENCH_VENV)")
     p.add_argument("--skip-external", action="store_true", help="leave out ciw and salabim")
     p.add_argument("--skip-dask", action="store_true", help="leave out the Dask overheads")
-    p.add_argument("--only", nargs="+", choices=["engine", "base", "scaling", "memory", "parallel", "dask"],
+    p.add_argument("--only", nargs="+", choices=["engine", "base", "scaling", "memory", "parallel", "dask",
+                                                    "memory_reps"],
                    help="run only these sections")
     p.add_argument("--tracemalloc", action="store_true",
                    help="also measure Python allocation peaks (extra runs, each about 2x slower)")
@@ -458,7 +474,8 @@ def main(argv=None) -> int:
     args.par_days = 30.0 if quick else 90.0
     args.par_rounds = 1 if quick else 2
     args.dask_tasks = 100 if quick else 200
-    sections = set(args.only or ["engine", "base", "scaling", "memory", "parallel", "dask"])
+    args.reps_days = 30.0 if quick else 60.0  # memory_reps: 1 vs 10 replications
+    sections = set(args.only or ["engine", "base", "scaling", "memory", "parallel", "dask", "memory_reps"])
     if args.skip_dask:
         sections.discard("dask")
 
@@ -484,6 +501,8 @@ def main(argv=None) -> int:
         res["memory"] = bench_memory(args)
     if "parallel" in sections:
         res["parallel"] = bench_parallel(args, scenario)
+    if "memory_reps" in sections:
+        res["memory_reps"] = bench_memory_reps(args, scenario)
     if "dask" in sections:
         try:
             res["dask"] = bench_dask(args)

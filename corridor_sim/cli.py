@@ -73,7 +73,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     scenario = load_scenario(args.file)
     _check_work(args, scenario)
+    if args.stream and args.plots:
+        raise UsageError("--plots draws from the full tables, which --stream does not gather: run without --stream")
     out_dir = _experiment_out(args, Path("results") / Path(args.file).stem)
+    if args.stream:
+        return _run_streamed(args, scenario, out_dir)
     results = run(scenario, replications=args.replications, seed=args.seed, jobs=args.jobs, dask=args.dask,
                   keep_stages=False if args.no_shipments else (0,), progress=None, summary_only=args.no_shipments)
     print(results.format_tables())
@@ -88,6 +92,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
             print(f"  figure {path}")
         for path in write_geojson(results, written / "geojson"):
             print(f"  GeoJSON {path}")
+    return 0
+
+
+def _run_streamed(args: argparse.Namespace, scenario, out_dir: Path) -> int:
+    """`run --stream`: replications reduced to per-replication blocks on disk as they complete."""
+    from corridor_sim.experiments import run_streamed
+
+    streamed = run_streamed(scenario, out_dir, replications=args.replications, seed=args.seed, jobs=args.jobs,
+                            dask=args.dask, summary_only=args.no_shipments, force=args.force, progress=None,
+                            command=" ".join(["corridor-sim", *sys.argv[1:]]))
+    print(streamed.flows.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print(f"\n{streamed.replications} replications streamed to {streamed.folder}/ "
+          f"(at most {streamed.max_held} held at once)")
     return 0
 
 
@@ -440,6 +457,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-shipments", action="store_true",
                    help="summary only: stream per-flow statistics, keep no per-shipment rows "
                         "(memory bounded by shipments in flight; percentiles to 0.01 day)")
+    p.add_argument("--stream", action="store_true",
+                   help="for many replications: write per-replication Parquet blocks as replications complete, "
+                        "holding none of them (stream.json and *_by_replication.parquet; see docs/outputs.md)")
     p.add_argument("--format", choices=("parquet", "csv"), default="parquet",
                    help="file format of the per-shipment and stage tables (default: parquet; see docs/outputs.md)")
     p.add_argument("--plots", action="store_true",
