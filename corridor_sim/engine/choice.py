@@ -116,8 +116,9 @@ class _Candidate:
         # The pools it rides from, with the expected hours from the origin to each.
         self.rides = [(j, model.pools.group(route.legs[j].pool_key), self.static_h[0] - self.static_h[j])
                       for j in range(n) if isinstance(route.legs[j], RideLeg)]
-        pipes = [[chooser.pipeline_estimator(route.legs[j], group, self.static_h[i] - self.static_h[j])
-                  for j, group, _ in self.rides if j > i] for i in range(n)]
+        pipes = [[est for j, group, _ in self.rides if j > i
+                  for est in chooser.pipeline_estimator(route.legs[j], group, self.static_h[i] - self.static_h[j])]
+                 for i in range(n)]
         self.dynamic = [sum(per_leg[i:], []) + pipes[i] + last for i in range(n)]
 
     def next_transfer(self, i: int) -> int | None:
@@ -415,6 +416,7 @@ class Chooser:
         self.pool_users: dict[int, list] = {}  # id(pool group) -> [(FlowChooser, candidate, hours to it)]
         self._pipes: dict[int, tuple] = {}  # id(pool group) -> its users' rates, as _committed reads them
         self._rates: dict[int, tuple] = {}  # id(pool group) -> what its lines offer, as _pool_now reads it
+        self._sorted: dict[int, bool] = {}  # pools whose users are sorted by hours to them
         self.fixed_teu_per_h: dict[int, float] = {}  # id(pool group) -> TEU an hour of flows that do not choose
         for f, route in model.routes:
             flow = model.scenario.demand[f]
@@ -647,6 +649,8 @@ class Chooser:
         lines = self.pool_lines(leg)
         key = id(group)
         fixed = self.fixed_teu_per_h.get(key, 0.0) * hours
+        if hours < REFRESH_H or math.isinf(_pool_rate(lines)[1]):
+            return []  # nothing can be on its way for long, or vehicles come whenever one fills
 
         def wait(now: float) -> float:
             inflow = fixed + self._committed(key, now, hours)
@@ -655,7 +659,7 @@ class Chooser:
                 return 0.0
             excess = inflow - teu_per_h * hours
             return excess / teu_per_h if excess > 0 else 0.0
-        return wait
+        return [wait]
 
     def _committed(self, key: int, now: float, hours: float) -> float:
         """TEU the choosing flows have sent towards pool `key` that get there within `hours`: the sum
@@ -664,7 +668,11 @@ class Chooser:
         that asks is a bisection, not a loop over every flow."""
         cached = self._pipes.get(key)
         if cached is None or now - cached[0] >= REFRESH_H:
-            pairs = sorted((to_h, fc.rate_now(c, now)) for fc, c, to_h in self.pool_users.get(key, ()))
+            users = self.pool_users.get(key, ())  # in order of hours to the pool (sorted once)
+            if users and not self._sorted.get(key):
+                users.sort(key=lambda u: u[2])
+                self._sorted[key] = True
+            pairs = [(to_h, fc.rate_now(c, now)) for fc, c, to_h in users]
             to = [p[0] for p in pairs]
             before = [0.0]  # sum of rate x hours of the users nearer than each
             for to_h, rate in pairs:
