@@ -116,23 +116,23 @@ def test_summary_reports_cost_and_co2_per_flow():
 
 
 @pytest.mark.slow
-def test_rasht_astara_railway_and_2030_demand_change_the_western_route_significantly():
-    """Under common random numbers the railway and the 2030 demand each change JNPT-MOW-west's mean transit (paired 95% interval excludes 0)."""
+def test_rasht_astara_railway_and_2030_demand_have_significant_effects():
+    """Under common random numbers the railway changes JNPT-MOW-west's mean transit and the 2030 demand the Astara road trucks' (paired 95% intervals exclude 0)."""
     base = _short(cs.load_scenario(ROOT / "scenarios" / "instc_2025.yaml"), 90, 40)
     rasht = _short(cs.load_scenario(ROOT / "scenarios" / "rasht_astara_open.yaml"), 90, 40)
     demand = _short(cs.load_scenario(ROOT / "scenarios" / "demand_2030.yaml"), 90, 40)
     table = cs.compare(base, [rasht, demand], replications=3, jobs=2)
-    for variant in (rasht.name, demand.name):
-        rows = table[table["variant"] == variant]
-        mean, low, high = _paired_transit_diff(rows, "JNPT-MOW-west")
-        assert low > 0 or high < 0, (variant, mean, low, high)
+    for variant, flow in ((rasht.name, "JNPT-MOW-west"), (demand.name, "IR-AZ-road")):
+        mean, low, high = _paired_transit_diff(table[table["variant"] == variant], flow)
+        assert low > 0 or high < 0, (variant, flow, mean, low, high)
 
 
 @pytest.mark.slow
-def test_railway_at_2030_demand_changes_the_western_route_significantly():
-    """Under common random numbers the railway changes JNPT-MOW-west's mean transit at 2030 demand (paired 95% interval excludes 0)."""
+def test_railway_at_2030_demand_changes_the_astara_road_trucks_significantly():
+    """Under common random numbers the railway (trucks may take the train) changes the Astara road trucks' mean transit at 2030 demand (paired 95% interval excludes 0)."""
     composed = _load(ROOT / "scenarios" / "rasht_astara_open_2030.yaml")
     demand = _short(cs.load_scenario(ROOT / "scenarios" / "demand_2030.yaml"), 90, 40)
     table = cs.compare(demand, [_short(composed, 90, 40)], replications=3, jobs=2)
-    mean, low, high = _paired_transit_diff(table, "JNPT-MOW-west")
-    assert low > 0 or high < 0, (mean, low, high)
+    for flow in ("IR-AZ-road", "AZ-IR-road"):
+        mean, low, high = _paired_transit_diff(table, flow)
+        assert low > 0 or high < 0, (flow, mean, low, high)
