@@ -42,12 +42,19 @@ SHIPMENT_UNITS = {
 }
 STAGE_UNITS = {"replication": "index", "shipment": "index", "stage": "stage name", "place": "place id",
                "start_h": "h", "end_h": "h"}
-_CATEGORICAL = {"flow", "route", "stage", "place"}
-_INT = {"replication", "shipment"}
+RIDE_UNITS = {"replication": "index", "shipment": "index", "run": "index", "board": "stop index",
+              "alight": "stop index", "ready_h": "h"}
+RUN_UNITS = {"replication": "index", "run": "index", "line": "line id", "stop": "stop index", "node": "place id",
+             "handling": "stage name", "segment": "place id", "arrive_h": "h", "start_h": "h", "end_h": "h",
+             "ready_h": "h", "depart_h": "h"}
+_CATEGORICAL = {"flow", "route", "stage", "place", "line", "node", "handling", "segment"}
+_INT = {"replication", "shipment", "run", "board", "alight", "stop"}
 _BOOL = {"measured"}
+# shipments.parquet columns written as float32 (docs/outputs.md states the precision kept).
+SHIPMENT_FLOAT32 = ()
 
 
-def _arrow_table(frame: pd.DataFrame, units: dict[str, str]):
+def _arrow_table(frame: pd.DataFrame, units: dict[str, str], float32: Sequence[str] = ()):
     """A pyarrow Table of `frame` with the project's dtypes: dictionary<int32, string> categories,
     int32 ids, bool flags, float64 quantities (NaN written as null: not delivered yet)."""
     import pyarrow as pa
@@ -65,13 +72,14 @@ def _arrow_table(frame: pd.DataFrame, units: dict[str, str]):
         elif name in _BOOL:
             arr = pa.array(col.to_numpy().astype(bool))
         else:
-            arr = pa.array(col.to_numpy(dtype=np.float64), from_pandas=True)
+            arr = pa.array(col.to_numpy(dtype=np.float32 if name in float32 else np.float64), from_pandas=True)
         arrays.append(arr)
         fields.append(pa.field(name, arr.type, metadata={"unit": units.get(name, "")}))
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
-def write_parquet(frame: pd.DataFrame, path: Path, units: dict[str, str], sequential: Sequence[str] = ()) -> None:
+def write_parquet(frame: pd.DataFrame, path: Path, units: dict[str, str], sequential: Sequence[str] = (),
+                  float32: Sequence[str] = ()) -> None:
     """Write `frame` to `path` as Parquet (zstd), one row group per replication.
 
     Rows must come grouped by replication (as `Results` builds them); each group is written by its
@@ -82,7 +90,7 @@ def write_parquet(frame: pd.DataFrame, path: Path, units: dict[str, str], sequen
     """
     import pyarrow.parquet as pq
 
-    table = _arrow_table(frame, units)
+    table = _arrow_table(frame, units, float32)
     encoding = {c: "DELTA_BINARY_PACKED" for c in sequential}
     for name in frame.columns:
         if pd.api.types.is_float_dtype(frame[name]) and len(frame) and frame[name].nunique() > 0.9 * len(frame):
@@ -96,30 +104,166 @@ def write_parquet(frame: pd.DataFrame, path: Path, units: dict[str, str], sequen
                 writer.write_table(table.slice(a, b - a), row_group_size=b - a)
 
 
-def write_shipment_tables(folder: Path, shipments: pd.DataFrame, stages: pd.DataFrame, fmt: str = "parquet") -> None:
+def write_shipment_tables(folder: Path, shipments: pd.DataFrame, stages, fmt: str = "parquet",
+                          outputs: Sequence | None = None) -> None:
     """Write the measured shipments and the stage rows into `folder` in format `fmt` ('parquet' or 'csv').
 
-    In Parquet, `transit_days` is left out (read_results adds it back from delivered_h and created_h,
-    the same float operations) and the stage rows are sorted by replication, shipment and start:
-    each journey in order, which also lets the shipment column be delta-encoded.
+    `stages` is the stage table, or a function that returns it (called only where it is written
+    row by row). In Parquet, `transit_days` is left out (read_results adds it back from delivered_h
+    and created_h, the same float operations). With the replications' `outputs`, the stage rows of
+    rides are not written: the vehicle runs' stop logs go to runs.parquet and each ride's
+    (run, board, alight) to rides.parquet, and read_results expands them (engine/stoplog.py); the
+    other stage rows go to stages.parquet, sorted by replication, shipment and start: each journey
+    in order, which also lets the shipment column be delta-encoded.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
+    if callable(stages) and (fmt == "csv" or outputs is None):
+        stages = stages()
     if fmt == "csv":
         shipments.to_csv(folder / "shipments.csv", index=False)
         if len(stages):
             stages.to_csv(folder / "stages.csv.gz", index=False)
         return
     write_parquet(shipments.drop(columns=["transit_days"]), folder / "shipments.parquet", SHIPMENT_UNITS,
-                  sequential=("shipment",))
-    if len(stages):
-        write_parquet(sort_stages(stages), folder / "stages.parquet", STAGE_UNITS, sequential=("shipment",))
+                  sequential=("shipment",), float32=SHIPMENT_FLOAT32)
+    if outputs is None:
+        if len(stages):
+            write_parquet(sort_stages(stages), folder / "stages.parquet", STAGE_UNITS, sequential=("shipment",))
+        return
+    plain, rides, runs = stop_log_frames(outputs)
+    if len(plain) or len(rides):
+        write_parquet(sort_stages(plain), folder / "stages.parquet", STAGE_UNITS, sequential=("shipment",))
+    if len(rides):
+        write_parquet(rides, folder / "rides.parquet", RIDE_UNITS, sequential=("shipment",))
+        write_parquet(runs, folder / "runs.parquet", RUN_UNITS, sequential=("run",))
+
+
+def stop_log_frames(outputs: Sequence) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The stage rows outside rides, the rides and the runs' stop logs of the replications that kept
+    stage rows, as the tables of stages.parquet, rides.parquet and runs.parquet."""
+    from corridor_sim.engine.records import STAGE_NAMES
+
+    plain, rides, runs = [], [], []
+    for out in outputs:
+        s = out.shipments
+        rows = getattr(s, "stage_rows", None)
+        if rows is None:
+            continue
+        logs = s.stoplogs
+        rows = rows[rows[:, 1] >= 0]  # the marker rows of rides are left to rides.parquet
+        plain.append(pd.DataFrame({
+            "replication": out.replication, "shipment": rows[:, 0].astype(np.int32),
+            "stage": pd.Categorical.from_codes(rows[:, 1].astype(np.int8), categories=STAGE_NAMES),
+            "place": pd.Categorical.from_codes(rows[:, 2].astype(np.int32), categories=out.places),
+            "start_h": rows[:, 3], "end_h": rows[:, 4]}))
+        rides.append(pd.DataFrame({
+            "replication": out.replication, "shipment": logs["ride_shipment"], "run": logs["ride_run"],
+            "board": logs["ride_board"], "alight": logs["ride_alight"], "ready_h": logs["ride_ready_h"]}))
+        runs.append(_runs_frame(out.replication, logs, out.places))
+    if not plain:
+        empty = pd.DataFrame(columns=list(STAGE_UNITS))
+        return empty, pd.DataFrame(columns=list(RIDE_UNITS)), pd.DataFrame(columns=list(RUN_UNITS))
+    return (pd.concat(plain, ignore_index=True), pd.concat(rides, ignore_index=True),
+            pd.concat(runs, ignore_index=True))
+
+
+def _runs_frame(replication: int, s, places: list[str]) -> pd.DataFrame:
+    """One row per stop a run reached: the stop log's five instants (null where not yet reached)."""
+    from corridor_sim.engine.records import STAGE_NAMES
+
+    log, offset = s["run_log_h"], s["run_offset"]
+    lengths = np.diff(np.append(offset, len(log)))
+    stops = (lengths + 4) // 5  # a run logs 5 instants per stop left, 1 at the stop it is at
+    run = np.repeat(np.arange(len(offset)), stops)
+    first = np.cumsum(stops) - stops
+    stop = np.arange(int(stops.sum())) - first[run]
+    times = np.full((len(run), 5), np.nan)
+    for t in range(5):
+        at = 5 * stop + t
+        ok = at < lengths[run]
+        times[ok, t] = log[offset[run[ok]] + at[ok]]
+    lay = s["layout_offset"][s["run_layout"][run]] + 5 * stop
+    kind, place = s["layout_kind"], s["layout_place"]
+    n_lay = len(place)
+    nxt = np.minimum(lay + 5, n_lay - 1)
+    # The segment leaving the stop is the travel place of the next stop's first link (none after the last).
+    last = (np.append(s["layout_offset"][1:], n_lay)[s["run_layout"][run]] == lay + 5)
+    seg = np.where(last, -1, place[nxt])
+    cats = list(places)
+    return pd.DataFrame({
+        "replication": replication, "run": run.astype(np.int32),
+        "line": pd.Categorical.from_codes(place[lay + 4], categories=cats),
+        "stop": stop.astype(np.int32),
+        "node": pd.Categorical.from_codes(place[lay + 1], categories=cats),
+        "handling": pd.Categorical.from_codes(kind[lay + 2].astype(np.int8), categories=STAGE_NAMES),
+        "segment": pd.Categorical.from_codes(seg, categories=cats),
+        "arrive_h": times[:, 0], "start_h": times[:, 1], "end_h": times[:, 2], "ready_h": times[:, 3],
+        "depart_h": times[:, 4]})
+
+
+def expand_ride_tables(rides: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """The stage rows of the rides in rides.parquet, from the stop logs in runs.parquet (the inverse
+    of `stop_log_frames`; engine/stoplog.py has the rule)."""
+    from corridor_sim.engine.records import STAGE_NAMES
+    from corridor_sim.engine.stoplog import DWELL, QUEUE, TRAVEL, WAIT, ride_rows
+
+    frames = []
+    for rep, rd in rides.groupby("replication", sort=True):
+        rn = runs[runs["replication"] == rep].sort_values(["run", "stop"], kind="stable")
+        run = rn["run"].to_numpy(np.int64)
+        cats = list(dict.fromkeys([*map(str, rn["node"].astype(str)), *map(str, rn["line"].astype(str)),
+                                   *(str(x) for x in rn["segment"].dropna().astype(str))]))
+        code = {c: i for i, c in enumerate(cats)}
+        node = np.array([code[str(x)] for x in rn["node"].astype(str)], dtype=np.int32)
+        line = np.array([code[str(x)] for x in rn["line"].astype(str)], dtype=np.int32)
+        seg = np.array([code[str(x)] if pd.notna(x) else -1 for x in rn["segment"].astype(object)], dtype=np.int32)
+        prev_seg = np.concatenate([[-1], seg[:-1]])
+        prev_seg[np.r_[True, run[1:] != run[:-1]]] = -1
+        handling = np.array([STAGE_NAMES.index(str(x)) for x in rn["handling"].astype(str)], dtype=np.int8)
+        n = len(rn)
+        kind = np.column_stack([np.full(n, TRAVEL), np.full(n, QUEUE), handling, np.full(n, DWELL),
+                                np.full(n, WAIT)]).astype(np.int8).ravel()
+        place = np.column_stack([prev_seg, node, node, node, line]).ravel()
+        times = rn[["arrive_h", "start_h", "end_h", "ready_h", "depart_h"]].to_numpy(np.float64).ravel()
+        starts = np.flatnonzero(np.r_[True, run[1:] != run[:-1]])
+        offset = np.zeros(int(run.max()) + 1 if n else 0, dtype=np.int64)
+        offset[run[starts]] = 5 * starts
+        logs = {"run_log_h": times, "run_offset": offset, "run_layout": np.arange(len(offset), dtype=np.int32),
+                "layout_kind": kind, "layout_place": place, "layout_offset": offset,
+                "ride_shipment": rd["shipment"].to_numpy(np.int32), "ride_run": rd["run"].to_numpy(np.int32),
+                "ride_board": rd["board"].to_numpy(np.int32), "ride_alight": rd["alight"].to_numpy(np.int32),
+                "ride_ready_h": rd["ready_h"].to_numpy(np.float64)}
+        _, ship, k, p, start, end = ride_rows(logs)
+        frames.append(pd.DataFrame({
+            "replication": rep, "shipment": ship,
+            "stage": pd.Categorical.from_codes(k, categories=STAGE_NAMES),
+            "place": pd.Categorical.from_codes(p, categories=cats), "start_h": start, "end_h": end}))
+    if not frames:
+        return pd.DataFrame(columns=list(STAGE_UNITS))
+    return pd.concat(frames, ignore_index=True)
 
 
 def sort_stages(stages: pd.DataFrame) -> pd.DataFrame:
     """Stage rows in journey order: by replication, shipment, start and end (stable)."""
     order = np.lexsort([stages[c].to_numpy() for c in ("end_h", "start_h", "shipment", "replication")])
     return stages.take(order).reset_index(drop=True)
+
+
+def _plain_categories(stages: pd.DataFrame) -> pd.DataFrame:
+    out = stages.copy()
+    for c in ("stage", "place"):
+        out[c] = out[c].astype(str)
+    return out
+
+
+def _categorical_stages(stages: pd.DataFrame) -> pd.DataFrame:
+    """stage and place as categories (stage in the engine's order, places in order of appearance)."""
+    from corridor_sim.engine.records import STAGE_NAMES
+
+    stages["stage"] = pd.Categorical(stages["stage"], categories=STAGE_NAMES)
+    stages["place"] = pd.Categorical(stages["place"], categories=list(dict.fromkeys(stages["place"])))
+    return stages
 
 
 def _with_transit_days(ship: pd.DataFrame) -> pd.DataFrame:
@@ -276,6 +420,13 @@ def load_results_dir(path: str | Path) -> ResultsDir:
         shipments["measured"] = shipments["measured"].astype(bool)
     stages = _read_table(folder, "stages", "stages.csv.gz",
                          ["replication", "shipment", "stage", "place", "start_h", "end_h"])
+    if (folder / "rides.parquet").is_file():  # rides stored as stop logs: expanded to their rows
+        import pyarrow.parquet as pq
+
+        rides = expand_ride_tables(pq.read_table(folder / "rides.parquet").to_pandas(),
+                                   pq.read_table(folder / "runs.parquet").to_pandas())
+        stages = _categorical_stages(sort_stages(pd.concat([_plain_categories(stages), _plain_categories(rides)],
+                                                           ignore_index=True)))
     queues = _read_csv(folder / "queues.csv", ["replication", "node", "time_days", "queue"])
     flows = _read_csv(folder / "flows.csv")
     if flow_ids is not None and len(flows):

@@ -30,6 +30,7 @@ N_STAGES = len(Stage)
 
 
 _ZEROS = (0.0,) * N_STAGES
+_WAIT = int(Stage.WAIT)
 
 
 class _Cohort:
@@ -75,6 +76,12 @@ class Recorder(_Cohort):
         self.rows = array("d")
         # Totals per shipment and stage category, kept even when stage rows are not.
         self.stage_totals = array("d")
+        # Runs' stop logs and shipments' rides, from which a ride's rows are expanded (stoplog.py).
+        self.stoplogs = None
+        if keep_stages:
+            from corridor_sim.engine.stoplog import StopLogs
+
+            self.stoplogs = StopLogs()
 
     def new_shipment(self, flow: int, route: int, teu: float, created_h: float) -> int:
         index = len(self.flow)
@@ -94,6 +101,31 @@ class Recorder(_Cohort):
         if self.keep_stages:
             self.rows.extend((shipment, stage, place, start_h, end_h))
 
+    def new_run(self, key: int, layout) -> tuple[int, list]:
+        """A vehicle run of line `key` begins: its number and the list it logs its stops in."""
+        if self.stoplogs is None:
+            return -1, []
+        return self.stoplogs.new_run(key, layout)
+
+    def ride(self, shipment: int, run: int, log: list, kinds: list, board: int, alight: int, ready_h: float) -> None:
+        """A shipment alights: add its ride's stages to its totals from the run's stop log, in the order
+        of the rows, and (with stage rows) write one marker row that `arrays()` expands (stoplog.py)."""
+        if shipment < 0:  # an empty box (engine/empties.py) is not recorded
+            return
+        t = self.stage_totals
+        base = shipment * N_STAGES
+        j = 5 * board + 4
+        prev = log[j]
+        if prev > ready_h:
+            t[base + _WAIT] += prev - ready_h
+        for j in range(j + 1, 5 * alight + 1):
+            x = log[j]
+            if x > prev:
+                t[base + kinds[j]] += x - prev
+            prev = x
+        if self.stoplogs is not None:
+            self.rows.extend((shipment, -1, self.stoplogs.ride(shipment, run, board, alight, ready_h), 0.0, 0.0))
+
     def delivered(self, shipment: int, now_h: float) -> None:
         self.delivered_h[shipment] = now_h
         self._delivered(self.flow[shipment], self.teu[shipment], self.created_h[shipment])
@@ -109,15 +141,55 @@ class Recorder(_Cohort):
             "stage_totals_h": np.frombuffer(self.stage_totals, dtype=np.float64).reshape(n, N_STAGES).copy(),
         }
         if self.keep_stages:
-            rows = np.frombuffer(self.rows, dtype=np.float64).reshape(-1, 5)
-            out.update(
-                stage_shipment=rows[:, 0].astype(np.int32),
-                stage_kind=rows[:, 1].astype(np.int8),
-                stage_place=rows[:, 2].astype(np.int32),
-                stage_start_h=rows[:, 3].copy(),
-                stage_end_h=rows[:, 4].copy(),
-            )
-        return out
+            rows = np.frombuffer(self.rows, dtype=np.float64).reshape(-1, 5).copy()
+            return ShipmentColumns(out, rows, self.stoplogs.arrays())
+        return ShipmentColumns(out)
+
+
+STAGE_COLUMNS = ("stage_shipment", "stage_kind", "stage_place", "stage_start_h", "stage_end_h")
+
+
+class ShipmentColumns(dict):
+    """A replication's per-shipment columns (a dict of arrays).
+
+    With stage rows kept it also holds the rows as the engine wrote them (`stage_rows`: shipment,
+    kind, place, start, end; a marker row per ride) and the runs' stop logs (`stoplogs`), and the
+    `stage_*` columns are expanded from them on first use (engine/stoplog.py): a replication carries
+    no row per ridden stop, pickled to the parent or not, until a table asks for it.
+    """
+
+    def __init__(self, columns: dict, stage_rows: np.ndarray | None = None, stoplogs: dict | None = None):
+        super().__init__(columns)
+        self.stage_rows = stage_rows
+        self.stoplogs = stoplogs
+
+    def _pending(self) -> bool:
+        return getattr(self, "stage_rows", None) is not None and not dict.__contains__(self, "stage_kind")
+
+    def __missing__(self, key):
+        if key in STAGE_COLUMNS and self._pending():
+            from corridor_sim.engine.stoplog import expand_rides
+
+            rows = expand_rides(self.stage_rows, self.stoplogs)
+            self.update(stage_shipment=rows[:, 0].astype(np.int32), stage_kind=rows[:, 1].astype(np.int8),
+                        stage_place=rows[:, 2].astype(np.int32), stage_start_h=rows[:, 3].copy(),
+                        stage_end_h=rows[:, 4].copy())
+            return dict.__getitem__(self, key)
+        raise KeyError(key)
+
+    def __contains__(self, key) -> bool:
+        return dict.__contains__(self, key) or (key in STAGE_COLUMNS and self._pending())
+
+    def __iter__(self):
+        yield from dict.__iter__(self)
+        if self._pending():
+            yield from STAGE_COLUMNS
+
+    def keys(self):
+        return list(self)
+
+    def get(self, key, default=None):
+        return self[key] if key in self else default
 
 
 class SummaryRecorder(_Cohort):
@@ -176,6 +248,24 @@ class SummaryRecorder(_Cohort):
     def stage(self, shipment: int, stage: int, place: int, start_h: float, end_h: float) -> None:
         if end_h > start_h and shipment >= 0:  # an empty box (engine/empties.py) is not recorded
             self.active[shipment][4 + stage] += end_h - start_h
+
+    def new_run(self, key: int, layout) -> tuple[int, list]:
+        return -1, []
+
+    def ride(self, shipment: int, run: int, log: list, kinds: list, board: int, alight: int, ready_h: float) -> None:
+        """A shipment alights: add its ride's stages to its totals (as `Recorder.ride`)."""
+        if shipment < 0:
+            return
+        t = self.active[shipment]
+        j = 5 * board + 4
+        prev = log[j]
+        if prev > ready_h:
+            t[4 + _WAIT] += prev - ready_h
+        for j in range(j + 1, 5 * alight + 1):
+            x = log[j]
+            if x > prev:
+                t[4 + kinds[j]] += x - prev
+            prev = x
 
     def delivered(self, shipment: int, now_h: float) -> None:
         flow, route, teu, created_h, *totals = self.active.pop(shipment)
