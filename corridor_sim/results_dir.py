@@ -1,21 +1,22 @@
 """A run's results folder on disk: the per-shipment tables written as Parquet (or CSV), and read back.
 
-The small tables (flows, nodes, services, segments, queues) are CSV files and summary.json. The two
-large ones, one row per measured shipment and one row per stage of a shipment's journey, are Parquet
-files by default:
+The small tables (flows, nodes, services, segments, queues) are CSV files and summary.json. The
+large ones are Parquet files by default, each with one row group per replication (in replication
+order), so a reader that filters on ``replication`` (pyarrow, polars, DuckDB) reads only its rows:
 
-- ``shipments.parquet``: the shipments created in the measured window, every replication, one row
-  group per replication (in replication order), so a reader that filters on ``replication`` (pyarrow,
-  polars, DuckDB) reads only that replication's rows;
-- ``stages.parquet``: the stage rows of the replications that kept them (replication 0 by default),
-  also one row group per replication.
+- ``shipments.parquet``: the shipments created in the measured window, every replication;
+- ``stages.parquet``: the stage rows outside rides of the replications that kept them
+  (replication 0 by default);
+- ``rides.parquet`` and ``runs.parquet``: each ride as (run, board, alight) and each vehicle run's
+  stop log, from which `read_results` expands the rides' stage rows (engine/stoplog.py).
 
 One file per table (rather than a folder per replication) keeps the folder one level deep and opens
-with a single ``pd.read_parquet(path)``. Categorical columns (flow, route, stage, place) are
-dictionary-encoded, ids are int32, times float64 hours, flags bool; each column's unit is also in
-the file's field metadata. docs/outputs.md lists every column. ``--format csv`` writes
-``shipments.csv`` and ``stages.csv.gz`` instead (the first version's layout); `load_results_dir`
-reads either layout.
+with a single ``pd.read_parquet(path)``. Categorical columns are dictionary-encoded, ids int32,
+hours float32 in the shipments and stages files (float64 in the stop logs), flags bool; columns that
+follow from others are not stored and are put back on reading. Each column's unit is also in the
+file's field metadata. docs/outputs.md lists every column and the precision kept. ``--format csv``
+writes ``shipments.csv`` and ``stages.csv.gz`` instead (the first version's layout, every column,
+float64); `load_results_dir` reads either layout, and the Parquet one of earlier versions.
 """
 
 from __future__ import annotations
@@ -50,8 +51,16 @@ RUN_UNITS = {"replication": "index", "run": "index", "line": "line id", "stop": 
 _CATEGORICAL = {"flow", "route", "stage", "place", "line", "node", "handling", "segment"}
 _INT = {"replication", "shipment", "run", "board", "alight", "stop"}
 _BOOL = {"measured"}
-# shipments.parquet columns written as float32 (docs/outputs.md states the precision kept).
-SHIPMENT_FLOAT32 = ()
+# Times and durations in hours are written as float32 (docs/outputs.md states the precision kept);
+# read_results gives them back as float64.
+SHIPMENT_FLOAT32 = ("created_h", "delivered_h", "travel_h", "wait_h", "handling_h", "border_h", "queue_h")
+# stages.parquet's times too; rides.parquet and runs.parquet keep float64, so that the rows expanded
+# from them on reading are exactly those of the run (an interval under a float32 step is not lost).
+STAGE_FLOAT32 = ("start_h", "end_h")
+# Columns of the shipments table not stored because they follow from others: transit_days from the
+# times, measured (every stored shipment is), cost_usd and co2_kg from the route and the TEU.
+SHIPMENT_DERIVED = ("transit_days", "measured", "cost_usd", "co2_kg")
+ZSTD_LEVEL = 9
 
 
 def _arrow_table(frame: pd.DataFrame, units: dict[str, str], float32: Sequence[str] = ()):
@@ -93,11 +102,12 @@ def write_parquet(frame: pd.DataFrame, path: Path, units: dict[str, str], sequen
     table = _arrow_table(frame, units, float32)
     encoding = {c: "DELTA_BINARY_PACKED" for c in sequential}
     for name in frame.columns:
-        if pd.api.types.is_float_dtype(frame[name]) and len(frame) and frame[name].nunique() > 0.9 * len(frame):
+        if pd.api.types.is_float_dtype(frame[name]) and len(frame) and frame[name].nunique() > 0.15 * len(frame):
             encoding[name] = "BYTE_STREAM_SPLIT"
     reps = frame["replication"].to_numpy()
     starts = [0, *(np.flatnonzero(reps[1:] != reps[:-1]) + 1).tolist(), len(reps)]
-    with pq.ParquetWriter(path, table.schema, compression="zstd", column_encoding=encoding or None,
+    with pq.ParquetWriter(path, table.schema, compression="zstd", compression_level=ZSTD_LEVEL,
+                          column_encoding=encoding or None,
                           use_dictionary=[c for c in table.column_names if c not in encoding]) as writer:
         for a, b in zip(starts[:-1], starts[1:]):
             if b > a:
@@ -125,15 +135,17 @@ def write_shipment_tables(folder: Path, shipments: pd.DataFrame, stages, fmt: st
         if len(stages):
             stages.to_csv(folder / "stages.csv.gz", index=False)
         return
-    write_parquet(shipments.drop(columns=["transit_days"]), folder / "shipments.parquet", SHIPMENT_UNITS,
-                  sequential=("shipment",), float32=SHIPMENT_FLOAT32)
+    write_parquet(shipments.drop(columns=[c for c in SHIPMENT_DERIVED if c in shipments.columns]),
+                  folder / "shipments.parquet", SHIPMENT_UNITS, sequential=("shipment",), float32=SHIPMENT_FLOAT32)
     if outputs is None:
         if len(stages):
-            write_parquet(sort_stages(stages), folder / "stages.parquet", STAGE_UNITS, sequential=("shipment",))
+            write_parquet(sort_stages(stages), folder / "stages.parquet", STAGE_UNITS, sequential=("shipment",),
+                          float32=STAGE_FLOAT32)
         return
     plain, rides, runs = stop_log_frames(outputs)
     if len(plain) or len(rides):
-        write_parquet(sort_stages(plain), folder / "stages.parquet", STAGE_UNITS, sequential=("shipment",))
+        write_parquet(sort_stages(plain), folder / "stages.parquet", STAGE_UNITS, sequential=("shipment",),
+                      float32=STAGE_FLOAT32)
     if len(rides):
         write_parquet(rides, folder / "rides.parquet", RIDE_UNITS, sequential=("shipment",))
         write_parquet(runs, folder / "runs.parquet", RUN_UNITS, sequential=("run",))
@@ -266,11 +278,33 @@ def _categorical_stages(stages: pd.DataFrame) -> pd.DataFrame:
     return stages
 
 
-def _with_transit_days(ship: pd.DataFrame) -> pd.DataFrame:
-    """A Parquet shipments table with its derived transit_days column back in place, after delivered_h."""
+def _float64(frame: pd.DataFrame) -> pd.DataFrame:
+    """float32 columns (hours in the Parquet layout) as float64, exactly."""
+    for c in frame.columns:
+        if frame[c].dtype == np.float32:
+            frame[c] = frame[c].astype(np.float64)
+    return frame
+
+
+def _with_derived_columns(ship: pd.DataFrame, scenario) -> pd.DataFrame:
+    """A Parquet shipments table with the columns it does not store back in place: transit_days after
+    delivered_h (the float operations of `Results`), then measured, cost_usd and co2_kg (the route's
+    cost per TEU x teu, as `Results` computes them; needs the folder's scenario)."""
     if "transit_days" not in ship.columns and "delivered_h" in ship.columns:
         ship.insert(ship.columns.get_loc("delivered_h") + 1, "transit_days",
                     (ship["delivered_h"] - ship["created_h"]) / 24.0)
+    if "measured" not in ship.columns and "transit_days" in ship.columns:
+        ship.insert(ship.columns.get_loc("transit_days") + 1, "measured", np.ones(len(ship), dtype=bool))
+    if "cost_usd" not in ship.columns and "route" in ship.columns and scenario is not None:
+        from corridor_sim.results import route_table
+
+        routes = route_table(CorridorNetwork.from_scenario(scenario))
+        index = np.array([route_index(x) for x in ship["route"].astype(str)], dtype=np.int64)
+        usd = np.array([r[2] for r in routes])[index] if len(index) else np.zeros(0)
+        co2 = np.array([r[3] for r in routes])[index] if len(index) else np.zeros(0)
+        at = ship.columns.get_loc("measured") + 1
+        ship.insert(at, "cost_usd", usd * ship["teu"].to_numpy(np.float64))
+        ship.insert(at + 1, "co2_kg", co2 * ship["teu"].to_numpy(np.float64))
     return ship
 
 
@@ -413,18 +447,18 @@ def load_results_dir(path: str | Path) -> ResultsDir:
     shipments = _read_table(folder, "shipments", "shipments.csv", ["replication", "shipment", "flow", "route", "teu",
                                                                    "created_h", "delivered_h", "transit_days",
                                                                    "measured"])
-    shipments = _with_transit_days(shipments)
+    shipments = _with_derived_columns(_float64(shipments), scenario)
     if len(shipments):
         if flow_ids is not None:
             shipments["flow"] = pd.Categorical(shipments["flow"].astype(str), categories=flow_ids)
         shipments["measured"] = shipments["measured"].astype(bool)
-    stages = _read_table(folder, "stages", "stages.csv.gz",
-                         ["replication", "shipment", "stage", "place", "start_h", "end_h"])
+    stages = _float64(_read_table(folder, "stages", "stages.csv.gz",
+                                  ["replication", "shipment", "stage", "place", "start_h", "end_h"]))
     if (folder / "rides.parquet").is_file():  # rides stored as stop logs: expanded to their rows
         import pyarrow.parquet as pq
 
-        rides = expand_ride_tables(pq.read_table(folder / "rides.parquet").to_pandas(),
-                                   pq.read_table(folder / "runs.parquet").to_pandas())
+        rides = expand_ride_tables(_float64(pq.read_table(folder / "rides.parquet").to_pandas()),
+                                   _float64(pq.read_table(folder / "runs.parquet").to_pandas()))
         stages = _categorical_stages(sort_stages(pd.concat([_plain_categories(stages), _plain_categories(rides)],
                                                            ignore_index=True)))
     queues = _read_csv(folder / "queues.csv", ["replication", "node", "time_days", "queue"])

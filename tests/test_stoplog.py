@@ -17,8 +17,9 @@ import pyarrow.parquet as pq
 
 import corridor_sim as cs
 from corridor_sim.engine import CorridorModel
-from corridor_sim.engine.records import STAGE_COLUMNS, Stage
-from corridor_sim.engine.stoplog import StopLogs, expand_rides, line_layout
+from corridor_sim.engine.records import STAGE_COLUMNS, STAGE_NAMES, Stage
+from corridor_sim.engine.stoplog import StopLogs, expand_rides, line_layout, ride_rows
+from corridor_sim.results_dir import expand_ride_tables
 from corridor_sim.scenario import scenario_from_dict
 
 SCENARIOS = Path(__file__).parent / "scenarios"
@@ -114,8 +115,9 @@ def test_a_hand_made_stop_log_expands_to_its_intervals():
 
 
 def test_results_folder_stores_rides_as_stop_logs_and_reads_back_every_stage_row(tmp_path):
-    """A results folder keeps a ride as one row of rides.parquet (its run's stops once in runs.parquet),
-    and read_results expands them to the stage rows Results gives, value for value."""
+    """A results folder keeps a ride as one row of rides.parquet (its run's stops once in runs.parquet);
+    read_results expands them to exactly the ride rows of the run (float64 stop logs) and gives every
+    stage row Results gives, the other rows' hours as their nearest float32."""
     scenario = _short(SCENARIOS / "example.yaml", 60)
     results = cs.run(scenario, replications=2, seed=3, keep_stages=True)
     folder = results.write(tmp_path / "out")
@@ -125,10 +127,22 @@ def test_results_folder_stores_rides_as_stop_logs_and_reads_back_every_stage_row
     full = results.stages()
     assert stages + len(rides) < len(full) and len(rides) > 0
     assert set(runs["replication"]) == {0, 1} and runs["line"].notna().all()
+    expanded = expand_ride_tables(rides, runs)
+    for out in results.outputs:  # the rides' rows from the folder are those from the engine's logs, exactly
+        _, ship, kind, place, start, end = ride_rows(out.shipments.stoplogs)
+        mine = expanded[expanded["replication"] == out.replication]
+        np.testing.assert_array_equal(mine["shipment"].to_numpy(), ship)
+        np.testing.assert_array_equal(mine["start_h"].to_numpy(), start)
+        np.testing.assert_array_equal(mine["end_h"].to_numpy(), end)
+        assert list(mine["stage"].astype(str)) == [STAGE_NAMES[k] for k in kind]
+        assert list(mine["place"].astype(str)) == [out.places[p] for p in place]
     back = cs.read_results(folder).stages()
     want = full.sort_values(["replication", "shipment", "start_h", "end_h"], kind="stable").reset_index(drop=True)
-    for c in ("replication", "shipment", "start_h", "end_h"):
+    for c in ("replication", "shipment"):
         np.testing.assert_array_equal(back[c].to_numpy(), want[c].to_numpy(), err_msg=c)
+    for c in ("start_h", "end_h"):
+        x, y = want[c].to_numpy(), back[c].to_numpy()
+        assert np.all((y == x) | (y == x.astype(np.float32).astype(np.float64))), c
     for c in ("stage", "place"):
         assert list(back[c].astype(str)) == list(want[c].astype(str)), c
     assert isinstance(back["stage"].dtype, pd.CategoricalDtype)
