@@ -262,20 +262,19 @@ def sort_stages(stages: pd.DataFrame) -> pd.DataFrame:
     return stages.take(order).reset_index(drop=True)
 
 
-def _plain_categories(stages: pd.DataFrame) -> pd.DataFrame:
-    out = stages.copy()
-    for c in ("stage", "place"):
-        out[c] = out[c].astype(str)
-    return out
+def _concat_stages(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    """Two stage tables as one in journey order, stage and place as categories (the stage names in
+    the engine's order, the places of both tables)."""
+    from pandas.api.types import union_categoricals
 
-
-def _categorical_stages(stages: pd.DataFrame) -> pd.DataFrame:
-    """stage and place as categories (stage in the engine's order, places in order of appearance)."""
     from corridor_sim.engine.records import STAGE_NAMES
 
-    stages["stage"] = pd.Categorical(stages["stage"], categories=STAGE_NAMES)
-    stages["place"] = pd.Categorical(stages["place"], categories=list(dict.fromkeys(stages["place"])))
-    return stages
+    out = pd.concat([a.drop(columns=["stage", "place"]), b.drop(columns=["stage", "place"])], ignore_index=True)
+    for c in ("stage", "place"):
+        out[c] = union_categoricals([a[c].astype(str).astype("category") if not isinstance(a[c].dtype, pd.CategoricalDtype)
+                                     else a[c], b[c]], ignore_order=True)
+    out["stage"] = out["stage"].cat.set_categories(STAGE_NAMES)
+    return sort_stages(out[list(STAGE_UNITS)])
 
 
 def _float64(frame: pd.DataFrame) -> pd.DataFrame:
@@ -459,8 +458,7 @@ def load_results_dir(path: str | Path) -> ResultsDir:
 
         rides = expand_ride_tables(_float64(pq.read_table(folder / "rides.parquet").to_pandas()),
                                    _float64(pq.read_table(folder / "runs.parquet").to_pandas()))
-        stages = _categorical_stages(sort_stages(pd.concat([_plain_categories(stages), _plain_categories(rides)],
-                                                           ignore_index=True)))
+        stages = _concat_stages(stages, rides)
     queues = _read_csv(folder / "queues.csv", ["replication", "node", "time_days", "queue"])
     flows = _read_csv(folder / "flows.csv")
     if flow_ids is not None and len(flows):
