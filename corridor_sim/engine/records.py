@@ -214,22 +214,25 @@ class SummaryRecorder(_Cohort):
         self.horizon_h = horizon_h
         self.active: dict[int, list] = {}
         self.count = 0
-        self.created_all = np.zeros(n_flows, dtype=np.int64)
-        self.created = np.zeros(n_flows, dtype=np.int64)
-        self.delivered_all = np.zeros(n_flows, dtype=np.int64)
-        self.delivered_n = np.zeros(n_flows, dtype=np.int64)
-        self.transit_h_sum = np.zeros(n_flows)
-        self.stage_h_sum = np.zeros((n_flows, N_STAGES))
-        self.window_teu = np.zeros(n_flows)
-        self.route_teu = np.zeros(n_routes)
+        # Plain Python lists while running (a numpy scalar update costs several times a list's; the
+        # float additions are the same IEEE ones), numpy arrays in `arrays()`.
+        self.created_all = [0] * n_flows
+        self.created = [0] * n_flows
+        self.delivered_all = [0] * n_flows
+        self.delivered_n = [0] * n_flows
+        self.transit_h_sum = [0.0] * n_flows
+        self.stage_h_sum = [[0.0] * N_STAGES for _ in range(n_flows)]
+        self.window_teu = [0.0] * n_flows
+        self.route_teu = [0.0] * n_routes
         self.bins = int(self.MAX_DAYS / self.BIN_DAYS)
-        self.hist = np.zeros((n_flows, self.bins + 1), dtype=np.int64)  # last bin: beyond MAX_DAYS
+        self.hist = [array("q", bytes(8 * (self.bins + 1))) for _ in range(n_flows)]  # last bin: beyond MAX_DAYS
         self.month_edges = [0.0, math.inf] if month_edges_h is None else [float(x) for x in month_edges_h]
         months = len(self.month_edges) - 1
         self.month_bins = int(self.MAX_DAYS / self.MONTH_BIN_DAYS)
-        self.month_created = np.zeros((n_flows, months), dtype=np.int64)
-        self.month_delivered = np.zeros((n_flows, months), dtype=np.int64)
-        self.month_hist = np.zeros((n_flows, months, self.month_bins + 1), dtype=np.int32)
+        self.month_created = [[0] * months for _ in range(n_flows)]
+        self.month_delivered = [[0] * months for _ in range(n_flows)]
+        self.month_hist = [[array("i", bytes(4 * (self.month_bins + 1))) for _ in range(months)]
+                           for _ in range(n_flows)]
 
     def _month(self, time_h: float) -> int:
         return bisect_right(self.month_edges, time_h) - 1
@@ -240,7 +243,7 @@ class SummaryRecorder(_Cohort):
         self.created_all[flow] += 1
         if self.warmup_h <= created_h < self.horizon_h:
             self.created[flow] += 1
-            self.month_created[flow, self._month(created_h)] += 1
+            self.month_created[flow][self._month(created_h)] += 1
         self.active[index] = [flow, route, teu, created_h, *_ZEROS]
         self._created(flow, teu, created_h)
         return index
@@ -277,24 +280,34 @@ class SummaryRecorder(_Cohort):
             transit_h = now_h - created_h
             self.delivered_n[flow] += 1
             self.transit_h_sum[flow] += transit_h
-            self.stage_h_sum[flow] += totals
+            sums = self.stage_h_sum[flow]
+            for k in range(N_STAGES):
+                sums[k] += totals[k]
             self.route_teu[route] += teu
-            self.hist[flow, min(int(transit_h / 24.0 / self.BIN_DAYS), self.bins)] += 1
+            self.hist[flow][min(int(transit_h / 24.0 / self.BIN_DAYS), self.bins)] += 1
             month = self._month(created_h)
-            self.month_delivered[flow, month] += 1
-            self.month_hist[flow, month, min(int(transit_h / 24.0 / self.MONTH_BIN_DAYS), self.month_bins)] += 1
+            self.month_delivered[flow][month] += 1
+            self.month_hist[flow][month][min(int(transit_h / 24.0 / self.MONTH_BIN_DAYS), self.month_bins)] += 1
 
     def arrays(self) -> dict[str, np.ndarray]:
         cohort = [(v[0], v[3]) for v in self.active.values() if self.warmup_h <= v[3] < self.horizon_h]
+        n_flows, months = len(self.created_all), len(self.month_edges) - 1
         return {
             "summary_only": np.array(True),
-            "created_all": self.created_all, "created": self.created,
-            "delivered_all": self.delivered_all, "delivered": self.delivered_n,
-            "transit_h_sum": self.transit_h_sum, "stage_h_sum": self.stage_h_sum,
-            "window_teu": self.window_teu, "route_teu": self.route_teu, "transit_hist": self.hist,
+            "created_all": np.array(self.created_all, dtype=np.int64), "created": np.array(self.created, dtype=np.int64),
+            "delivered_all": np.array(self.delivered_all, dtype=np.int64),
+            "delivered": np.array(self.delivered_n, dtype=np.int64),
+            "transit_h_sum": np.array(self.transit_h_sum, dtype=np.float64),
+            "stage_h_sum": np.array(self.stage_h_sum, dtype=np.float64).reshape(n_flows, N_STAGES),
+            "window_teu": np.array(self.window_teu, dtype=np.float64),
+            "route_teu": np.array(self.route_teu, dtype=np.float64),
+            "transit_hist": np.array([np.frombuffer(h, dtype=np.int64) for h in self.hist],
+                                     dtype=np.int64).reshape(n_flows, self.bins + 1),
             "bin_days": np.array(self.BIN_DAYS), "month_bin_days": np.array(self.MONTH_BIN_DAYS),
-            "month_created": self.month_created, "month_delivered": self.month_delivered,
-            "month_hist": self.month_hist,
+            "month_created": np.array(self.month_created, dtype=np.int64).reshape(n_flows, months),
+            "month_delivered": np.array(self.month_delivered, dtype=np.int64).reshape(n_flows, months),
+            "month_hist": np.array([[np.frombuffer(h, dtype=np.int32) for h in row] for row in self.month_hist],
+                                   dtype=np.int32).reshape(n_flows, months, self.month_bins + 1),
             "censored_flow": np.array([c[0] for c in cohort], dtype=np.int32),
             "censored_created_h": np.array([c[1] for c in cohort], dtype=np.float64),
         }
