@@ -269,12 +269,21 @@ def _concat_stages(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
 
     from corridor_sim.engine.records import STAGE_NAMES
 
-    out = pd.concat([a.drop(columns=["stage", "place"]), b.drop(columns=["stage", "place"])], ignore_index=True)
+    parts = [x for x in (a, b) if len(x)]
+    if not parts:
+        return a
+    out = pd.concat([x.drop(columns=["stage", "place"]) for x in parts], ignore_index=True)
     for c in ("stage", "place"):
-        out[c] = union_categoricals([a[c].astype(str).astype("category") if not isinstance(a[c].dtype, pd.CategoricalDtype)
-                                     else a[c], b[c]], ignore_order=True)
+        out[c] = union_categoricals([_str_categorical(x[c]) for x in parts], ignore_order=True)
     out["stage"] = out["stage"].cat.set_categories(STAGE_NAMES)
     return sort_stages(out[list(STAGE_UNITS)])
+
+
+def _str_categorical(col: pd.Series) -> pd.Categorical:
+    """A column as a Categorical with plain string categories (whatever the file's dictionary type)."""
+    cat = col if isinstance(col.dtype, pd.CategoricalDtype) else col.astype(str).astype("category")
+    return pd.Categorical.from_codes(cat.cat.codes.to_numpy(), categories=pd.Index([str(x) for x in cat.cat.categories],
+                                                                                   dtype=object))
 
 
 def _float64(frame: pd.DataFrame) -> pd.DataFrame:
