@@ -4,6 +4,12 @@
 
 Run it with the project's venv python (e.g. .venv/bin/python). It measures:
 
+  targets    issue 15's targets, each side by side in one run (benchmarks/targets.py): default
+             outputs / --no-shipments on the base scenario, the README command's folder size, the
+             ten-station network against hand-written SimPy (default and summary-only, whole
+             process), this engine against the first version (fb3bce3) on that version's INSTC
+             file, and time per shipment x1 / x4 / x16 on a network that carries the demand;
+
   engine     the ten-station M/M/2 network (benchmarks/scenarios/ten_stations.yaml) in corridor_sim
              against a hand-written SimPy model (benchmarks/baseline_simpy.py), alternately, each
              run as its own process: ratios of whole-process wall time (imports count for both) and
@@ -46,6 +52,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+import targets  # noqa: E402  (benchmarks/targets.py: issue 15's ratios)
+
 INSTC = ROOT / "scenarios" / "instc_2025.yaml"
 EXAMPLE = ROOT / "tests" / "scenarios" / "example.yaml"
 DEFAULT_BENCH_VENV = Path(os.environ.get("CORRIDOR_SIM_BENCH_VENV",
@@ -453,9 +462,11 @@ def main(argv=None) -> int:
                    help="venv for ciw and salabim (default .bench-venv in the repository, or $CORRIDOR_SIM_BENCH_VENV)")
     p.add_argument("--skip-external", action="store_true", help="leave out ciw and salabim")
     p.add_argument("--skip-dask", action="store_true", help="leave out the Dask overheads")
-    p.add_argument("--only", nargs="+", choices=["engine", "base", "scaling", "memory", "parallel", "dask",
+    p.add_argument("--only", nargs="+", choices=["targets", "engine", "base", "scaling", "memory", "parallel", "dask",
                                                     "memory_reps"],
                    help="run only these sections")
+    p.add_argument("--targets", nargs="+", choices=list(targets.SECTIONS), default=None,
+                   help="which of issue 15's targets the targets section measures (default: all)")
     p.add_argument("--tracemalloc", action="store_true",
                    help="also measure Python allocation peaks (extra runs, each about 2x slower)")
     p.add_argument("--json", type=Path, help="also write every measurement to this JSON file")
@@ -475,7 +486,7 @@ def main(argv=None) -> int:
     args.par_rounds = 1 if quick else 2
     args.dask_tasks = 100 if quick else 200
     args.reps_days = 30.0 if quick else 60.0  # memory_reps: 1 vs 10 replications
-    sections = set(args.only or ["engine", "base", "scaling", "memory", "parallel", "dask", "memory_reps"])
+    sections = set(args.only or ["targets", "engine", "base", "scaling", "memory", "parallel", "dask", "memory_reps"])
     if args.skip_dask:
         sections.discard("dask")
 
@@ -490,6 +501,10 @@ def main(argv=None) -> int:
                  "load_before": os.getloadavg(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
     log(f"corridor_sim benchmarks ({'quick' if quick else 'full'}); base scenario {scenario}")
     t0 = time.perf_counter()
+    if "targets" in sections:  # issue 15's ratios, side by side (benchmarks/targets.py)
+        targ = argparse.Namespace(rounds=3, quick=quick, only=args.targets, days_ten=830.0, scale_days=120.0)
+        targets.prepare(targ)
+        res["targets"] = targets.run(targ)
     if "engine" in sections:
         bench_py = None if args.skip_external else ensure_bench_venv(args.bench_venv)
         res["engine"] = bench_engine(args, bench_py)
@@ -515,7 +530,7 @@ def main(argv=None) -> int:
           f"numpy {m['numpy']}, pandas {m['pandas']}; load average before {res['load_before'][0]:.2f}, "
           f"after {res['load_after'][0]:.2f}; {res['total_s']:.0f} s; code {res['git']}; "
           f"scenario {scenario.name} md5 {res['scenario_md5'][:8]}")
-    rows = table(res)
+    rows = table(res) + (targets.table(res["targets"]) if "targets" in res else [])
     res["table"] = rows
     print_table(rows)
     if args.json:

@@ -105,7 +105,9 @@ class BlockRng:
         self.rng, self.block = rng, block
         self._scale, self._buf, self._i = None, [], 0
 
-    def exponential(self, scale):
+    def exponential(self, scale, size=None):
+        if size is not None:  # the engine draws its arrival gaps in blocks itself now (model._source)
+            return self.rng.exponential(scale, size)
         if self._i >= len(self._buf) or scale != self._scale:  # a flow's gap scale never changes
             self._scale, self._buf, self._i = scale, self.rng.exponential(scale, self.block).tolist(), 0
         value = self._buf[self._i]

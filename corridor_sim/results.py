@@ -721,7 +721,8 @@ class Results:
             self.segments.to_csv(tmp / "segments.csv", index=False)
             self.queues().to_csv(tmp / "queues.csv", index=False)
             if shipments:
-                write_shipment_tables(tmp, self.shipments[self.shipments["measured"]], self.stages(), format)
+                write_shipment_tables(tmp, self.shipments[self.shipments["measured"]], self.stages, format,
+                                      outputs=self.outputs)
             if extra is not None:
                 extra(tmp)
         return write_folder(out_dir, self.scenario, fill, command=command, seed=self.seed,

@@ -1,21 +1,22 @@
 """A run's results folder on disk: the per-shipment tables written as Parquet (or CSV), and read back.
 
-The small tables (flows, nodes, services, segments, queues) are CSV files and summary.json. The two
-large ones, one row per measured shipment and one row per stage of a shipment's journey, are Parquet
-files by default:
+The small tables (flows, nodes, services, segments, queues) are CSV files and summary.json. The
+large ones are Parquet files by default, each with one row group per replication (in replication
+order), so a reader that filters on ``replication`` (pyarrow, polars, DuckDB) reads only its rows:
 
-- ``shipments.parquet``: the shipments created in the measured window, every replication, one row
-  group per replication (in replication order), so a reader that filters on ``replication`` (pyarrow,
-  polars, DuckDB) reads only that replication's rows;
-- ``stages.parquet``: the stage rows of the replications that kept them (replication 0 by default),
-  also one row group per replication.
+- ``shipments.parquet``: the shipments created in the measured window, every replication;
+- ``stages.parquet``: the stage rows outside rides of the replications that kept them
+  (replication 0 by default);
+- ``rides.parquet`` and ``runs.parquet``: each ride as (run, board, alight) and each vehicle run's
+  stop log, from which `read_results` expands the rides' stage rows (engine/stoplog.py).
 
 One file per table (rather than a folder per replication) keeps the folder one level deep and opens
-with a single ``pd.read_parquet(path)``. Categorical columns (flow, route, stage, place) are
-dictionary-encoded, ids are int32, times float64 hours, flags bool; each column's unit is also in
-the file's field metadata. docs/outputs.md lists every column. ``--format csv`` writes
-``shipments.csv`` and ``stages.csv.gz`` instead (the first version's layout); `load_results_dir`
-reads either layout.
+with a single ``pd.read_parquet(path)``. Categorical columns are dictionary-encoded, ids int32,
+hours float32 in the shipments and stages files (float64 in the stop logs), flags bool; columns that
+follow from others are not stored and are put back on reading. Each column's unit is also in the
+file's field metadata. docs/outputs.md lists every column and the precision kept. ``--format csv``
+writes ``shipments.csv`` and ``stages.csv.gz`` instead (the first version's layout, every column,
+float64); `load_results_dir` reads either layout, and the Parquet one of earlier versions.
 """
 
 from __future__ import annotations
@@ -42,12 +43,27 @@ SHIPMENT_UNITS = {
 }
 STAGE_UNITS = {"replication": "index", "shipment": "index", "stage": "stage name", "place": "place id",
                "start_h": "h", "end_h": "h"}
-_CATEGORICAL = {"flow", "route", "stage", "place"}
-_INT = {"replication", "shipment"}
+RIDE_UNITS = {"replication": "index", "shipment": "index", "run": "index", "board": "stop index",
+              "alight": "stop index", "ready_h": "h"}
+RUN_UNITS = {"replication": "index", "run": "index", "line": "line id", "stop": "stop index", "node": "place id",
+             "handling": "stage name", "segment": "place id", "arrive_h": "h", "start_h": "h", "end_h": "h",
+             "ready_h": "h", "depart_h": "h"}
+_CATEGORICAL = {"flow", "route", "stage", "place", "line", "node", "handling", "segment"}
+_INT = {"replication", "shipment", "run", "board", "alight", "stop"}
 _BOOL = {"measured"}
+# Times and durations in hours are written as float32 (docs/outputs.md states the precision kept);
+# read_results gives them back as float64.
+SHIPMENT_FLOAT32 = ("created_h", "delivered_h", "travel_h", "wait_h", "handling_h", "border_h", "queue_h")
+# stages.parquet's times too; rides.parquet and runs.parquet keep float64, so that the rows expanded
+# from them on reading are exactly those of the run (an interval under a float32 step is not lost).
+STAGE_FLOAT32 = ("start_h", "end_h")
+# Columns of the shipments table not stored because they follow from others: transit_days from the
+# times, measured (every stored shipment is), cost_usd and co2_kg from the route and the TEU.
+SHIPMENT_DERIVED = ("transit_days", "measured", "cost_usd", "co2_kg")
+ZSTD_LEVEL = 9
 
 
-def _arrow_table(frame: pd.DataFrame, units: dict[str, str]):
+def _arrow_table(frame: pd.DataFrame, units: dict[str, str], float32: Sequence[str] = ()):
     """A pyarrow Table of `frame` with the project's dtypes: dictionary<int32, string> categories,
     int32 ids, bool flags, float64 quantities (NaN written as null: not delivered yet)."""
     import pyarrow as pa
@@ -65,13 +81,14 @@ def _arrow_table(frame: pd.DataFrame, units: dict[str, str]):
         elif name in _BOOL:
             arr = pa.array(col.to_numpy().astype(bool))
         else:
-            arr = pa.array(col.to_numpy(dtype=np.float64), from_pandas=True)
+            arr = pa.array(col.to_numpy(dtype=np.float32 if name in float32 else np.float64), from_pandas=True)
         arrays.append(arr)
         fields.append(pa.field(name, arr.type, metadata={"unit": units.get(name, "")}))
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
-def write_parquet(frame: pd.DataFrame, path: Path, units: dict[str, str], sequential: Sequence[str] = ()) -> None:
+def write_parquet(frame: pd.DataFrame, path: Path, units: dict[str, str], sequential: Sequence[str] = (),
+                  float32: Sequence[str] = ()) -> None:
     """Write `frame` to `path` as Parquet (zstd), one row group per replication.
 
     Rows must come grouped by replication (as `Results` builds them); each group is written by its
@@ -82,38 +99,161 @@ def write_parquet(frame: pd.DataFrame, path: Path, units: dict[str, str], sequen
     """
     import pyarrow.parquet as pq
 
-    table = _arrow_table(frame, units)
+    table = _arrow_table(frame, units, float32)
     encoding = {c: "DELTA_BINARY_PACKED" for c in sequential}
     for name in frame.columns:
-        if pd.api.types.is_float_dtype(frame[name]) and len(frame) and frame[name].nunique() > 0.9 * len(frame):
+        if pd.api.types.is_float_dtype(frame[name]) and len(frame) and frame[name].nunique() > 0.15 * len(frame):
             encoding[name] = "BYTE_STREAM_SPLIT"
     reps = frame["replication"].to_numpy()
     starts = [0, *(np.flatnonzero(reps[1:] != reps[:-1]) + 1).tolist(), len(reps)]
-    with pq.ParquetWriter(path, table.schema, compression="zstd", column_encoding=encoding or None,
+    with pq.ParquetWriter(path, table.schema, compression="zstd", compression_level=ZSTD_LEVEL,
+                          column_encoding=encoding or None,
                           use_dictionary=[c for c in table.column_names if c not in encoding]) as writer:
         for a, b in zip(starts[:-1], starts[1:]):
             if b > a:
                 writer.write_table(table.slice(a, b - a), row_group_size=b - a)
 
 
-def write_shipment_tables(folder: Path, shipments: pd.DataFrame, stages: pd.DataFrame, fmt: str = "parquet") -> None:
+def write_shipment_tables(folder: Path, shipments: pd.DataFrame, stages, fmt: str = "parquet",
+                          outputs: Sequence | None = None) -> None:
     """Write the measured shipments and the stage rows into `folder` in format `fmt` ('parquet' or 'csv').
 
-    In Parquet, `transit_days` is left out (read_results adds it back from delivered_h and created_h,
-    the same float operations) and the stage rows are sorted by replication, shipment and start:
-    each journey in order, which also lets the shipment column be delta-encoded.
+    `stages` is the stage table, or a function that returns it (called only where it is written
+    row by row). In Parquet, `transit_days` is left out (read_results adds it back from delivered_h
+    and created_h, the same float operations). With the replications' `outputs`, the stage rows of
+    rides are not written: the vehicle runs' stop logs go to runs.parquet and each ride's
+    (run, board, alight) to rides.parquet, and read_results expands them (engine/stoplog.py); the
+    other stage rows go to stages.parquet, sorted by replication, shipment and start: each journey
+    in order, which also lets the shipment column be delta-encoded.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
+    if callable(stages) and (fmt == "csv" or outputs is None):
+        stages = stages()
     if fmt == "csv":
         shipments.to_csv(folder / "shipments.csv", index=False)
         if len(stages):
             stages.to_csv(folder / "stages.csv.gz", index=False)
         return
-    write_parquet(shipments.drop(columns=["transit_days"]), folder / "shipments.parquet", SHIPMENT_UNITS,
-                  sequential=("shipment",))
-    if len(stages):
-        write_parquet(sort_stages(stages), folder / "stages.parquet", STAGE_UNITS, sequential=("shipment",))
+    write_parquet(shipments.drop(columns=[c for c in SHIPMENT_DERIVED if c in shipments.columns]),
+                  folder / "shipments.parquet", SHIPMENT_UNITS, sequential=("shipment",), float32=SHIPMENT_FLOAT32)
+    if outputs is None:
+        if len(stages):
+            write_parquet(sort_stages(stages), folder / "stages.parquet", STAGE_UNITS, sequential=("shipment",),
+                          float32=STAGE_FLOAT32)
+        return
+    plain, rides, runs = stop_log_frames(outputs)
+    if len(plain) or len(rides):
+        write_parquet(sort_stages(plain), folder / "stages.parquet", STAGE_UNITS, sequential=("shipment",),
+                      float32=STAGE_FLOAT32)
+    if len(rides):
+        write_parquet(rides, folder / "rides.parquet", RIDE_UNITS, sequential=("shipment",))
+        write_parquet(runs, folder / "runs.parquet", RUN_UNITS, sequential=("run",))
+
+
+def stop_log_frames(outputs: Sequence) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The stage rows outside rides, the rides and the runs' stop logs of the replications that kept
+    stage rows, as the tables of stages.parquet, rides.parquet and runs.parquet."""
+    from corridor_sim.engine.records import STAGE_NAMES
+
+    plain, rides, runs = [], [], []
+    for out in outputs:
+        s = out.shipments
+        rows = getattr(s, "stage_rows", None)
+        if rows is None:
+            continue
+        logs = s.stoplogs
+        rows = rows[rows[:, 1] >= 0]  # the marker rows of rides are left to rides.parquet
+        plain.append(pd.DataFrame({
+            "replication": out.replication, "shipment": rows[:, 0].astype(np.int32),
+            "stage": pd.Categorical.from_codes(rows[:, 1].astype(np.int8), categories=STAGE_NAMES),
+            "place": pd.Categorical.from_codes(rows[:, 2].astype(np.int32), categories=out.places),
+            "start_h": rows[:, 3], "end_h": rows[:, 4]}))
+        rides.append(pd.DataFrame({
+            "replication": out.replication, "shipment": logs["ride_shipment"], "run": logs["ride_run"],
+            "board": logs["ride_board"], "alight": logs["ride_alight"], "ready_h": logs["ride_ready_h"]}))
+        runs.append(_runs_frame(out.replication, logs, out.places))
+    if not plain:
+        empty = pd.DataFrame(columns=list(STAGE_UNITS))
+        return empty, pd.DataFrame(columns=list(RIDE_UNITS)), pd.DataFrame(columns=list(RUN_UNITS))
+    return (pd.concat(plain, ignore_index=True), pd.concat(rides, ignore_index=True),
+            pd.concat(runs, ignore_index=True))
+
+
+def _runs_frame(replication: int, s, places: list[str]) -> pd.DataFrame:
+    """One row per stop a run reached: the stop log's five instants (null where not yet reached)."""
+    from corridor_sim.engine.records import STAGE_NAMES
+
+    log, offset = s["run_log_h"], s["run_offset"]
+    lengths = np.diff(np.append(offset, len(log)))
+    stops = (lengths + 4) // 5  # a run logs 5 instants per stop left, 1 at the stop it is at
+    run = np.repeat(np.arange(len(offset)), stops)
+    first = np.cumsum(stops) - stops
+    stop = np.arange(int(stops.sum())) - first[run]
+    times = np.full((len(run), 5), np.nan)
+    for t in range(5):
+        at = 5 * stop + t
+        ok = at < lengths[run]
+        times[ok, t] = log[offset[run[ok]] + at[ok]]
+    lay = s["layout_offset"][s["run_layout"][run]] + 5 * stop
+    kind, place = s["layout_kind"], s["layout_place"]
+    n_lay = len(place)
+    nxt = np.minimum(lay + 5, n_lay - 1)
+    # The segment leaving the stop is the travel place of the next stop's first link (none after the last).
+    last = (np.append(s["layout_offset"][1:], n_lay)[s["run_layout"][run]] == lay + 5)
+    seg = np.where(last, -1, place[nxt])
+    cats = list(places)
+    return pd.DataFrame({
+        "replication": replication, "run": run.astype(np.int32),
+        "line": pd.Categorical.from_codes(place[lay + 4], categories=cats),
+        "stop": stop.astype(np.int32),
+        "node": pd.Categorical.from_codes(place[lay + 1], categories=cats),
+        "handling": pd.Categorical.from_codes(kind[lay + 2].astype(np.int8), categories=STAGE_NAMES),
+        "segment": pd.Categorical.from_codes(seg, categories=cats),
+        "arrive_h": times[:, 0], "start_h": times[:, 1], "end_h": times[:, 2], "ready_h": times[:, 3],
+        "depart_h": times[:, 4]})
+
+
+def expand_ride_tables(rides: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """The stage rows of the rides in rides.parquet, from the stop logs in runs.parquet (the inverse
+    of `stop_log_frames`; engine/stoplog.py has the rule)."""
+    from corridor_sim.engine.records import STAGE_NAMES
+    from corridor_sim.engine.stoplog import DWELL, QUEUE, TRAVEL, WAIT, ride_rows
+
+    frames = []
+    for rep, rd in rides.groupby("replication", sort=True):
+        rn = runs[runs["replication"] == rep].sort_values(["run", "stop"], kind="stable")
+        run = rn["run"].to_numpy(np.int64)
+        cats = list(dict.fromkeys([*map(str, rn["node"].astype(str)), *map(str, rn["line"].astype(str)),
+                                   *(str(x) for x in rn["segment"].dropna().astype(str))]))
+        code = {c: i for i, c in enumerate(cats)}
+        node = np.array([code[str(x)] for x in rn["node"].astype(str)], dtype=np.int32)
+        line = np.array([code[str(x)] for x in rn["line"].astype(str)], dtype=np.int32)
+        seg = np.array([code[str(x)] if pd.notna(x) else -1 for x in rn["segment"].astype(object)], dtype=np.int32)
+        prev_seg = np.concatenate([[-1], seg[:-1]])
+        prev_seg[np.r_[True, run[1:] != run[:-1]]] = -1
+        handling = np.array([STAGE_NAMES.index(str(x)) for x in rn["handling"].astype(str)], dtype=np.int8)
+        n = len(rn)
+        kind = np.column_stack([np.full(n, TRAVEL), np.full(n, QUEUE), handling, np.full(n, DWELL),
+                                np.full(n, WAIT)]).astype(np.int8).ravel()
+        place = np.column_stack([prev_seg, node, node, node, line]).ravel()
+        times = rn[["arrive_h", "start_h", "end_h", "ready_h", "depart_h"]].to_numpy(np.float64).ravel()
+        starts = np.flatnonzero(np.r_[True, run[1:] != run[:-1]])
+        offset = np.zeros(int(run.max()) + 1 if n else 0, dtype=np.int64)
+        offset[run[starts]] = 5 * starts
+        logs = {"run_log_h": times, "run_offset": offset, "run_layout": np.arange(len(offset), dtype=np.int32),
+                "layout_kind": kind, "layout_place": place, "layout_offset": offset,
+                "ride_shipment": rd["shipment"].to_numpy(np.int32), "ride_run": rd["run"].to_numpy(np.int32),
+                "ride_board": rd["board"].to_numpy(np.int32), "ride_alight": rd["alight"].to_numpy(np.int32),
+                "ride_ready_h": rd["ready_h"].to_numpy(np.float64)}
+        _, ship, k, p, start, end = ride_rows(logs)
+        frames.append(pd.DataFrame({
+            "replication": rep, "shipment": ship,
+            "stage": pd.Categorical.from_codes(k, categories=STAGE_NAMES),
+            "place": pd.Categorical.from_codes(p, categories=cats), "start_h": start, "end_h": end}))
+    if not frames:
+        return pd.DataFrame(columns=list(STAGE_UNITS))
+    return pd.concat(frames, ignore_index=True)
 
 
 def sort_stages(stages: pd.DataFrame) -> pd.DataFrame:
@@ -122,11 +262,57 @@ def sort_stages(stages: pd.DataFrame) -> pd.DataFrame:
     return stages.take(order).reset_index(drop=True)
 
 
-def _with_transit_days(ship: pd.DataFrame) -> pd.DataFrame:
-    """A Parquet shipments table with its derived transit_days column back in place, after delivered_h."""
+def _concat_stages(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    """Two stage tables as one in journey order, stage and place as categories (the stage names in
+    the engine's order, the places of both tables)."""
+    from pandas.api.types import union_categoricals
+
+    from corridor_sim.engine.records import STAGE_NAMES
+
+    parts = [x for x in (a, b) if len(x)]
+    if not parts:
+        return a
+    out = pd.concat([x.drop(columns=["stage", "place"]) for x in parts], ignore_index=True)
+    for c in ("stage", "place"):
+        out[c] = union_categoricals([_str_categorical(x[c]) for x in parts], ignore_order=True)
+    out["stage"] = out["stage"].cat.set_categories(STAGE_NAMES)
+    return sort_stages(out[list(STAGE_UNITS)])
+
+
+def _str_categorical(col: pd.Series) -> pd.Categorical:
+    """A column as a Categorical with plain string categories (whatever the file's dictionary type)."""
+    cat = col if isinstance(col.dtype, pd.CategoricalDtype) else col.astype(str).astype("category")
+    return pd.Categorical.from_codes(cat.cat.codes.to_numpy(), categories=pd.Index([str(x) for x in cat.cat.categories],
+                                                                                   dtype=object))
+
+
+def _float64(frame: pd.DataFrame) -> pd.DataFrame:
+    """float32 columns (hours in the Parquet layout) as float64, exactly."""
+    for c in frame.columns:
+        if frame[c].dtype == np.float32:
+            frame[c] = frame[c].astype(np.float64)
+    return frame
+
+
+def _with_derived_columns(ship: pd.DataFrame, scenario) -> pd.DataFrame:
+    """A Parquet shipments table with the columns it does not store back in place: transit_days after
+    delivered_h (the float operations of `Results`), then measured, cost_usd and co2_kg (the route's
+    cost per TEU x teu, as `Results` computes them; needs the folder's scenario)."""
     if "transit_days" not in ship.columns and "delivered_h" in ship.columns:
         ship.insert(ship.columns.get_loc("delivered_h") + 1, "transit_days",
                     (ship["delivered_h"] - ship["created_h"]) / 24.0)
+    if "measured" not in ship.columns and "transit_days" in ship.columns:
+        ship.insert(ship.columns.get_loc("transit_days") + 1, "measured", np.ones(len(ship), dtype=bool))
+    if "cost_usd" not in ship.columns and "route" in ship.columns and scenario is not None:
+        from corridor_sim.results import route_table
+
+        routes = route_table(CorridorNetwork.from_scenario(scenario))
+        index = np.array([route_index(x) for x in ship["route"].astype(str)], dtype=np.int64)
+        usd = np.array([r[2] for r in routes])[index] if len(index) else np.zeros(0)
+        co2 = np.array([r[3] for r in routes])[index] if len(index) else np.zeros(0)
+        at = ship.columns.get_loc("measured") + 1
+        ship.insert(at, "cost_usd", usd * ship["teu"].to_numpy(np.float64))
+        ship.insert(at + 1, "co2_kg", co2 * ship["teu"].to_numpy(np.float64))
     return ship
 
 
@@ -269,13 +455,19 @@ def load_results_dir(path: str | Path) -> ResultsDir:
     shipments = _read_table(folder, "shipments", "shipments.csv", ["replication", "shipment", "flow", "route", "teu",
                                                                    "created_h", "delivered_h", "transit_days",
                                                                    "measured"])
-    shipments = _with_transit_days(shipments)
+    shipments = _with_derived_columns(_float64(shipments), scenario)
     if len(shipments):
         if flow_ids is not None:
             shipments["flow"] = pd.Categorical(shipments["flow"].astype(str), categories=flow_ids)
         shipments["measured"] = shipments["measured"].astype(bool)
-    stages = _read_table(folder, "stages", "stages.csv.gz",
-                         ["replication", "shipment", "stage", "place", "start_h", "end_h"])
+    stages = _float64(_read_table(folder, "stages", "stages.csv.gz",
+                                  ["replication", "shipment", "stage", "place", "start_h", "end_h"]))
+    if (folder / "rides.parquet").is_file():  # rides stored as stop logs: expanded to their rows
+        import pyarrow.parquet as pq
+
+        rides = expand_ride_tables(_float64(pq.read_table(folder / "rides.parquet").to_pandas()),
+                                   _float64(pq.read_table(folder / "runs.parquet").to_pandas()))
+        stages = _concat_stages(stages, rides)
     queues = _read_csv(folder / "queues.csv", ["replication", "node", "time_days", "queue"])
     flows = _read_csv(folder / "flows.csv")
     if flow_ids is not None and len(flows):

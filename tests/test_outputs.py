@@ -60,27 +60,35 @@ def _plain(df: pd.DataFrame) -> pd.DataFrame:
 # ------------------------------------------------------------------------------ Parquet files
 
 
+def _documented_dtypes(doc: str, table: str) -> dict[str, str]:
+    """The column -> dtype table of one file's section in docs/outputs.md."""
+    section = doc.split(f"### {table}", 1)[1].split("\n#", 1)[0]
+    rows = [line.split("|") for line in section.splitlines() if line.startswith("| `")]
+    return {r[1].strip().strip("`"): r[2].strip() for r in rows}
+
+
+_ARROW_NAMES = {"int32": "int32", "float": "float32", "double": "float64", "bool": "bool",
+                "dictionary<values=string, indices=int32, ordered=0>": "dictionary<int32, string>"}
+
+
 def test_default_folder_holds_parquet_tables_with_documented_dtypes(parquet_dir):
-    """The default folder has shipments.parquet and stages.parquet (no CSV), with dictionary categories,
-    int32 ids, float64 hours and a bool flag, each column's unit in its field metadata."""
+    """The default folder has shipments.parquet, stages.parquet, rides.parquet and runs.parquet (no CSV);
+    every column has exactly the dtype docs/outputs.md gives it (dictionary categories, int32 ids,
+    float32 hours where documented, a bool flag) and its unit in its field metadata."""
     assert not (parquet_dir / "shipments.csv").exists() and not (parquet_dir / "stages.csv.gz").exists()
-    ship = pq.read_schema(parquet_dir / "shipments.parquet")
-    stages = pq.read_schema(parquet_dir / "stages.parquet")
-    for schema, cats in ((ship, ("flow", "route")), (stages, ("stage", "place"))):
-        for name in cats:
-            assert pa.types.is_dictionary(schema.field(name).type), name
-            assert schema.field(name).type.value_type == pa.string()
-        assert schema.field("replication").type == pa.int32() and schema.field("shipment").type == pa.int32()
-        for f in schema:
-            assert f.metadata and f.metadata[b"unit"], f.name
-    for name in ("teu", "created_h", "delivered_h", "cost_usd", "co2_kg", "travel_h", "wait_h",
-                 "handling_h", "border_h", "queue_h"):
-        assert ship.field(name).type == pa.float64(), name
-    assert ship.field("measured").type == pa.bool_()
-    assert stages.field("start_h").type == pa.float64() and stages.field("end_h").type == pa.float64()
     doc = (Path(__file__).parent.parent / "docs" / "outputs.md").read_text()
-    for name in set(ship.names) | set(stages.names):
-        assert f"`{name}`" in doc, f"docs/outputs.md does not document {name}"
+    for table in ("shipments.parquet", "stages.parquet", "rides.parquet", "runs.parquet"):
+        schema = pq.read_schema(parquet_dir / table)
+        documented = _documented_dtypes(doc, table)
+        assert set(schema.names) == set(documented), table
+        for f in schema:
+            assert _ARROW_NAMES[str(f.type)] == documented[f.name], (table, f.name, f.type)
+            assert f.metadata and f.metadata[b"unit"], f.name
+    ship = pq.read_schema(parquet_dir / "shipments.parquet")
+    for name in ("flow", "route"):
+        assert pa.types.is_dictionary(ship.field(name).type) and ship.field(name).type.value_type == pa.string()
+    assert ship.field("replication").type == pa.int32() and ship.field("shipment").type == pa.int32()
+    assert ship.field("teu").type == pa.float64()
 
 
 def test_each_replication_is_its_own_row_group(results, parquet_dir):
@@ -96,14 +104,23 @@ def test_each_replication_is_its_own_row_group(results, parquet_dir):
 
 
 def test_parquet_folder_reads_back_the_same_tables(results, parquet_dir):
-    """read_results gives back the measured shipments (transit_days recomputed bit for bit), the stage rows
-    (in journey order), the queues, the summary and the small tables of the Results that wrote the
-    folder, value for value (not delivered as NaN)."""
+    """read_results gives back the measured shipments (hours as their nearest float32, the derived
+    columns recomputed), the stage rows (in journey order; ride rows exact, the others' hours as float32),
+    the queues, the summary and the small tables of the Results that wrote the folder (not delivered
+    as NaN)."""
     back = cs.read_results(parquet_dir)
-    measured = results.shipments[results.shipments["measured"]]
-    pd.testing.assert_frame_equal(_plain(back.shipments), _plain(measured), check_dtype=False)
+    measured = results.shipments[results.shipments["measured"]].copy()
+    # Hours stored as float32 come back as the float32 nearest the run's value, exactly (docs/outputs.md).
+    for c in ("created_h", "delivered_h", "travel_h", "wait_h", "handling_h", "border_h", "queue_h"):
+        measured[c] = measured[c].astype(np.float32).astype(np.float64)
+    measured["transit_days"] = (measured["delivered_h"] - measured["created_h"]) / 24.0
+    pd.testing.assert_frame_equal(_plain(back.shipments), _plain(measured), check_dtype=False, check_exact=True)
     assert back.shipments["delivered_h"].isna().sum() == measured["delivered_h"].isna().sum()
-    pd.testing.assert_frame_equal(_plain(back.stages()), _plain(sort_stages(results.stages())), check_dtype=False)
+    want, got = _plain(sort_stages(results.stages())), _plain(back.stages())
+    pd.testing.assert_frame_equal(got.drop(columns=["start_h", "end_h"]), want.drop(columns=["start_h", "end_h"]))
+    for c in ("start_h", "end_h"):  # ride rows exact (expanded from float64 stop logs), the others float32
+        x, y = want[c].to_numpy(), got[c].to_numpy()
+        assert np.all((y == x) | (y == x.astype(np.float32).astype(np.float64))), c
     assert len(back.stages(replication=1)) == len(results.stages(replication=1)) > 0
     pd.testing.assert_frame_equal(_plain(back.queues()), _plain(results.queues()), check_dtype=False)
     for name in ("flows", "nodes", "services", "segments", "flows_by_replication"):
@@ -297,3 +314,22 @@ def test_export_refuses_what_it_cannot_export(tmp_path, parquet_dir, capsys):
     assert "give --geojson" in capsys.readouterr().err
     assert main(["export", str(tmp_path), "--geojson"]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_a_folder_of_the_float64_layout_reads_back(results, parquet_dir, tmp_path):
+    """A folder written before hours became float32 and rides stop logs (every column stored, float64,
+    every stage row in stages.parquet) reads back to the run's tables value for value."""
+    import shutil
+
+    old = tmp_path / "old"
+    shutil.copytree(parquet_dir, old)
+    for name in ("rides.parquet", "runs.parquet"):
+        (old / name).unlink()
+    measured = results.shipments[results.shipments["measured"]].drop(columns=["transit_days"]).reset_index(drop=True)
+    pq.write_table(pa.Table.from_pandas(measured, preserve_index=False), old / "shipments.parquet")
+    pq.write_table(pa.Table.from_pandas(sort_stages(results.stages()), preserve_index=False), old / "stages.parquet")
+    back = cs.read_results(old)
+    want = results.shipments[results.shipments["measured"]]
+    pd.testing.assert_frame_equal(_plain(back.shipments), _plain(want), check_dtype=False, check_exact=True)
+    pd.testing.assert_frame_equal(_plain(back.stages()), _plain(sort_stages(results.stages())), check_dtype=False,
+                                  check_exact=True)

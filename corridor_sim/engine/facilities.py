@@ -83,7 +83,14 @@ class Facility:
     def request(self) -> simpy.Event | None:
         """Seize a server for this arrival: None if one was free, else an event that fires (FIFO)
         when one is. Returning None spares the event a shipment would otherwise wait on for nothing."""
-        self._advance()
+        now = self.env._now
+        dt = now - self._last_h
+        if dt:  # _advance, inline: it runs at every arrival at and departure from every facility
+            self.queue_total += len(self.queue) * dt
+            self.busy_total += self.busy * dt
+            self.busy_open_total += min(self.busy, self.servers) * dt
+            self.open_total += self.servers * dt
+            self._last_h = now
         self.arrivals += 1
         if self.busy < self.servers and not self.queue:
             self.busy += 1
@@ -95,7 +102,14 @@ class Facility:
 
     def release(self) -> None:
         """Free one server and start the next waiting arrival if a server is available."""
-        self._advance()
+        now = self.env._now
+        dt = now - self._last_h
+        if dt:  # _advance, inline: it runs at every arrival at and departure from every facility
+            self.queue_total += len(self.queue) * dt
+            self.busy_total += self.busy * dt
+            self.busy_open_total += min(self.busy, self.servers) * dt
+            self.open_total += self.servers * dt
+            self._last_h = now
         self.busy -= 1
         self._start_waiting()
 

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import gc
 import math
+from bisect import bisect_right
 from dataclasses import dataclass, field
 
 import numpy as np
 import simpy
 
 from corridor_sim.calendar import month_edges_h, windows
-from corridor_sim.distributions import sampler_of
+from corridor_sim.distributions import _blocks, sampler_of
 from corridor_sim.engine.choice import Chooser
 from corridor_sim.engine.empties import EmptyBoxes
 from corridor_sim.engine.facilities import Facility, SegmentGate
@@ -215,14 +216,17 @@ class CorridorModel:
         if not poisson:
             yield self.env.timeout(rng.uniform(0, mean_gap_h))  # a random phase, then regular
         chooser = self.choice.flows.get(f) if self.choice is not None else None  # engine/choice.py
+        # Block draws (the streams serve nothing else): the numbers of one-by-one numpy calls, in order.
+        gap = _blocks(lambda n: rng.exponential(mean_gap_h, n)) if poisson else None
+        pick = _route_picker(choose, shares) if len(route_ids) > 1 else None
         while True:
             if poisson:
-                yield self.env.timeout(rng.exponential(mean_gap_h))
+                yield self.env.timeout(gap())
             if chooser is not None:
                 c = chooser.origin(self.env.now, flow.shipment_teu)
                 r = route_ids[c]
             else:
-                r = route_ids[0] if len(route_ids) == 1 else route_ids[int(choose.choice(len(route_ids), p=shares))]
+                r = route_ids[0] if pick is None else route_ids[pick()]
             index = self.recorder.new_shipment(f, r, flow.shipment_teu, self.env.now)
             if chooser is not None and chooser.en_route:
                 self.env.process(chooser.journey(index, c, flow.shipment_teu, self.env.now))
@@ -265,10 +269,44 @@ class CorridorModel:
         return (self.handle, (self.facilities[node_id], self.node_place[node_id], int(self.handling_stage(node_id))))
 
     def journey(self, shipment: int, plan: list[tuple], teu: float):
-        """Carry one shipment along its route, recording each stage."""
+        """Carry one shipment along its route, recording each stage.
+
+        One generator per journey: the common steps (handle, drive, ride) run inline, the same
+        events in the same order as `yield from` each step would give (which costs a generator and
+        a frame per step); any other step, and a subclass's own version of these, is delegated.
+        """
+        env, rec = self.env, self.recorder
         for step, args in plan:
-            yield from step(shipment, teu, *args)
-        self.recorder.delivered(shipment, self.env.now)
+            f = getattr(step, "__func__", None)
+            if f is _HANDLE:
+                facility, place, stage = args
+                arrived_h = env.now
+                wait = facility.request()
+                if wait is not None:
+                    yield wait
+                started_h = env.now
+                yield env.timeout(facility.sample_service_time_h())
+                facility.release()
+                if started_h > arrived_h:
+                    rec.stage(shipment, QUEUE, place, arrived_h, started_h)
+                rec.stage(shipment, stage, place, started_h, env.now)
+            elif f is _DRIVE:
+                segment, place, gate = args
+                if gate is not None:
+                    arrived_h = env.now
+                    yield gate.enter()
+                    rec.stage(shipment, WAIT, place, arrived_h, env.now)
+                start_h = env.now
+                yield env.timeout(self.running_time_h(segment))
+                rec.stage(shipment, TRAVEL, place, start_h, env.now)
+            elif f is _RIDE:
+                group, to = args
+                done = env.event()
+                self.runner.board_later(group, Waiting(shipment, teu, -1, -1, env.now, done, to, self.pools.next_seq()))
+                yield done
+            else:
+                yield from step(shipment, teu, *args)
+        rec.delivered(shipment, env.now)
 
     def handle(self, shipment: int, teu: float, facility: Facility, place: int, stage: int):
         """Queue for a server at a node, be handled, record both."""
@@ -469,6 +507,20 @@ class CorridorModel:
         for k, lid in enumerate(self.lines):
             out["lines"][lid] = l_arr[:, k].copy()
         return out
+
+
+def _route_picker(rng: np.random.Generator, shares: np.ndarray):
+    """`int(rng.choice(len(shares), p=shares))` one call at a time, from uniforms drawn in blocks:
+    numpy's choice with p draws one `random()` and searches the normalised cumulative shares
+    (side='right'), so this gives the same routes from the same stream."""
+    cdf = shares.cumsum()
+    cdf /= cdf[-1]
+    cdf = cdf.tolist()
+    uniform = _blocks(rng.random)
+    return lambda: bisect_right(cdf, uniform())
+
+
+_HANDLE, _DRIVE, _RIDE = CorridorModel.handle, CorridorModel.drive, CorridorModel.ride  # inlined by journey
 
 
 def drain_days(scenario: Scenario, routes: list[Route] | None = None) -> float:

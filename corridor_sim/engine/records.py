@@ -30,6 +30,7 @@ N_STAGES = len(Stage)
 
 
 _ZEROS = (0.0,) * N_STAGES
+_WAIT = int(Stage.WAIT)
 
 
 class _Cohort:
@@ -75,6 +76,12 @@ class Recorder(_Cohort):
         self.rows = array("d")
         # Totals per shipment and stage category, kept even when stage rows are not.
         self.stage_totals = array("d")
+        # Runs' stop logs and shipments' rides, from which a ride's rows are expanded (stoplog.py).
+        self.stoplogs = None
+        if keep_stages:
+            from corridor_sim.engine.stoplog import StopLogs
+
+            self.stoplogs = StopLogs()
 
     def new_shipment(self, flow: int, route: int, teu: float, created_h: float) -> int:
         index = len(self.flow)
@@ -94,6 +101,31 @@ class Recorder(_Cohort):
         if self.keep_stages:
             self.rows.extend((shipment, stage, place, start_h, end_h))
 
+    def new_run(self, key: int, layout) -> tuple[int, list]:
+        """A vehicle run of line `key` begins: its number and the list it logs its stops in."""
+        if self.stoplogs is None:
+            return -1, []
+        return self.stoplogs.new_run(key, layout)
+
+    def ride(self, shipment: int, run: int, log: list, kinds: list, board: int, alight: int, ready_h: float) -> None:
+        """A shipment alights: add its ride's stages to its totals from the run's stop log, in the order
+        of the rows, and (with stage rows) write one marker row that `arrays()` expands (stoplog.py)."""
+        if shipment < 0:  # an empty box (engine/empties.py) is not recorded
+            return
+        t = self.stage_totals
+        base = shipment * N_STAGES
+        j = 5 * board + 4
+        prev = log[j]
+        if prev > ready_h:
+            t[base + _WAIT] += prev - ready_h
+        for j in range(j + 1, 5 * alight + 1):
+            x = log[j]
+            if x > prev:
+                t[base + kinds[j]] += x - prev
+            prev = x
+        if self.stoplogs is not None:
+            self.rows.extend((shipment, -1, self.stoplogs.ride(shipment, run, board, alight, ready_h), 0.0, 0.0))
+
     def delivered(self, shipment: int, now_h: float) -> None:
         self.delivered_h[shipment] = now_h
         self._delivered(self.flow[shipment], self.teu[shipment], self.created_h[shipment])
@@ -109,15 +141,55 @@ class Recorder(_Cohort):
             "stage_totals_h": np.frombuffer(self.stage_totals, dtype=np.float64).reshape(n, N_STAGES).copy(),
         }
         if self.keep_stages:
-            rows = np.frombuffer(self.rows, dtype=np.float64).reshape(-1, 5)
-            out.update(
-                stage_shipment=rows[:, 0].astype(np.int32),
-                stage_kind=rows[:, 1].astype(np.int8),
-                stage_place=rows[:, 2].astype(np.int32),
-                stage_start_h=rows[:, 3].copy(),
-                stage_end_h=rows[:, 4].copy(),
-            )
-        return out
+            rows = np.frombuffer(self.rows, dtype=np.float64).reshape(-1, 5).copy()
+            return ShipmentColumns(out, rows, self.stoplogs.arrays())
+        return ShipmentColumns(out)
+
+
+STAGE_COLUMNS = ("stage_shipment", "stage_kind", "stage_place", "stage_start_h", "stage_end_h")
+
+
+class ShipmentColumns(dict):
+    """A replication's per-shipment columns (a dict of arrays).
+
+    With stage rows kept it also holds the rows as the engine wrote them (`stage_rows`: shipment,
+    kind, place, start, end; a marker row per ride) and the runs' stop logs (`stoplogs`), and the
+    `stage_*` columns are expanded from them on first use (engine/stoplog.py): a replication carries
+    no row per ridden stop, pickled to the parent or not, until a table asks for it.
+    """
+
+    def __init__(self, columns: dict, stage_rows: np.ndarray | None = None, stoplogs: dict | None = None):
+        super().__init__(columns)
+        self.stage_rows = stage_rows
+        self.stoplogs = stoplogs
+
+    def _pending(self) -> bool:
+        return getattr(self, "stage_rows", None) is not None and not dict.__contains__(self, "stage_kind")
+
+    def __missing__(self, key):
+        if key in STAGE_COLUMNS and self._pending():
+            from corridor_sim.engine.stoplog import expand_rides
+
+            rows = expand_rides(self.stage_rows, self.stoplogs)
+            self.update(stage_shipment=rows[:, 0].astype(np.int32), stage_kind=rows[:, 1].astype(np.int8),
+                        stage_place=rows[:, 2].astype(np.int32), stage_start_h=rows[:, 3].copy(),
+                        stage_end_h=rows[:, 4].copy())
+            return dict.__getitem__(self, key)
+        raise KeyError(key)
+
+    def __contains__(self, key) -> bool:
+        return dict.__contains__(self, key) or (key in STAGE_COLUMNS and self._pending())
+
+    def __iter__(self):
+        yield from dict.__iter__(self)
+        if self._pending():
+            yield from STAGE_COLUMNS
+
+    def keys(self):
+        return list(self)
+
+    def get(self, key, default=None):
+        return self[key] if key in self else default
 
 
 class SummaryRecorder(_Cohort):
@@ -142,22 +214,25 @@ class SummaryRecorder(_Cohort):
         self.horizon_h = horizon_h
         self.active: dict[int, list] = {}
         self.count = 0
-        self.created_all = np.zeros(n_flows, dtype=np.int64)
-        self.created = np.zeros(n_flows, dtype=np.int64)
-        self.delivered_all = np.zeros(n_flows, dtype=np.int64)
-        self.delivered_n = np.zeros(n_flows, dtype=np.int64)
-        self.transit_h_sum = np.zeros(n_flows)
-        self.stage_h_sum = np.zeros((n_flows, N_STAGES))
-        self.window_teu = np.zeros(n_flows)
-        self.route_teu = np.zeros(n_routes)
+        # Plain Python lists while running (a numpy scalar update costs several times a list's; the
+        # float additions are the same IEEE ones), numpy arrays in `arrays()`.
+        self.created_all = [0] * n_flows
+        self.created = [0] * n_flows
+        self.delivered_all = [0] * n_flows
+        self.delivered_n = [0] * n_flows
+        self.transit_h_sum = [0.0] * n_flows
+        self.stage_h_sum = [[0.0] * N_STAGES for _ in range(n_flows)]
+        self.window_teu = [0.0] * n_flows
+        self.route_teu = [0.0] * n_routes
         self.bins = int(self.MAX_DAYS / self.BIN_DAYS)
-        self.hist = np.zeros((n_flows, self.bins + 1), dtype=np.int64)  # last bin: beyond MAX_DAYS
+        self.hist = [array("q", bytes(8 * (self.bins + 1))) for _ in range(n_flows)]  # last bin: beyond MAX_DAYS
         self.month_edges = [0.0, math.inf] if month_edges_h is None else [float(x) for x in month_edges_h]
         months = len(self.month_edges) - 1
         self.month_bins = int(self.MAX_DAYS / self.MONTH_BIN_DAYS)
-        self.month_created = np.zeros((n_flows, months), dtype=np.int64)
-        self.month_delivered = np.zeros((n_flows, months), dtype=np.int64)
-        self.month_hist = np.zeros((n_flows, months, self.month_bins + 1), dtype=np.int32)
+        self.month_created = [[0] * months for _ in range(n_flows)]
+        self.month_delivered = [[0] * months for _ in range(n_flows)]
+        self.month_hist = [[array("i", bytes(4 * (self.month_bins + 1))) for _ in range(months)]
+                           for _ in range(n_flows)]
 
     def _month(self, time_h: float) -> int:
         return bisect_right(self.month_edges, time_h) - 1
@@ -168,7 +243,7 @@ class SummaryRecorder(_Cohort):
         self.created_all[flow] += 1
         if self.warmup_h <= created_h < self.horizon_h:
             self.created[flow] += 1
-            self.month_created[flow, self._month(created_h)] += 1
+            self.month_created[flow][self._month(created_h)] += 1
         self.active[index] = [flow, route, teu, created_h, *_ZEROS]
         self._created(flow, teu, created_h)
         return index
@@ -176,6 +251,24 @@ class SummaryRecorder(_Cohort):
     def stage(self, shipment: int, stage: int, place: int, start_h: float, end_h: float) -> None:
         if end_h > start_h and shipment >= 0:  # an empty box (engine/empties.py) is not recorded
             self.active[shipment][4 + stage] += end_h - start_h
+
+    def new_run(self, key: int, layout) -> tuple[int, list]:
+        return -1, []
+
+    def ride(self, shipment: int, run: int, log: list, kinds: list, board: int, alight: int, ready_h: float) -> None:
+        """A shipment alights: add its ride's stages to its totals (as `Recorder.ride`)."""
+        if shipment < 0:
+            return
+        t = self.active[shipment]
+        j = 5 * board + 4
+        prev = log[j]
+        if prev > ready_h:
+            t[4 + _WAIT] += prev - ready_h
+        for j in range(j + 1, 5 * alight + 1):
+            x = log[j]
+            if x > prev:
+                t[4 + kinds[j]] += x - prev
+            prev = x
 
     def delivered(self, shipment: int, now_h: float) -> None:
         flow, route, teu, created_h, *totals = self.active.pop(shipment)
@@ -187,24 +280,34 @@ class SummaryRecorder(_Cohort):
             transit_h = now_h - created_h
             self.delivered_n[flow] += 1
             self.transit_h_sum[flow] += transit_h
-            self.stage_h_sum[flow] += totals
+            sums = self.stage_h_sum[flow]
+            for k in range(N_STAGES):
+                sums[k] += totals[k]
             self.route_teu[route] += teu
-            self.hist[flow, min(int(transit_h / 24.0 / self.BIN_DAYS), self.bins)] += 1
+            self.hist[flow][min(int(transit_h / 24.0 / self.BIN_DAYS), self.bins)] += 1
             month = self._month(created_h)
-            self.month_delivered[flow, month] += 1
-            self.month_hist[flow, month, min(int(transit_h / 24.0 / self.MONTH_BIN_DAYS), self.month_bins)] += 1
+            self.month_delivered[flow][month] += 1
+            self.month_hist[flow][month][min(int(transit_h / 24.0 / self.MONTH_BIN_DAYS), self.month_bins)] += 1
 
     def arrays(self) -> dict[str, np.ndarray]:
         cohort = [(v[0], v[3]) for v in self.active.values() if self.warmup_h <= v[3] < self.horizon_h]
+        n_flows, months = len(self.created_all), len(self.month_edges) - 1
         return {
             "summary_only": np.array(True),
-            "created_all": self.created_all, "created": self.created,
-            "delivered_all": self.delivered_all, "delivered": self.delivered_n,
-            "transit_h_sum": self.transit_h_sum, "stage_h_sum": self.stage_h_sum,
-            "window_teu": self.window_teu, "route_teu": self.route_teu, "transit_hist": self.hist,
+            "created_all": np.array(self.created_all, dtype=np.int64), "created": np.array(self.created, dtype=np.int64),
+            "delivered_all": np.array(self.delivered_all, dtype=np.int64),
+            "delivered": np.array(self.delivered_n, dtype=np.int64),
+            "transit_h_sum": np.array(self.transit_h_sum, dtype=np.float64),
+            "stage_h_sum": np.array(self.stage_h_sum, dtype=np.float64).reshape(n_flows, N_STAGES),
+            "window_teu": np.array(self.window_teu, dtype=np.float64),
+            "route_teu": np.array(self.route_teu, dtype=np.float64),
+            "transit_hist": np.array([np.frombuffer(h, dtype=np.int64) for h in self.hist],
+                                     dtype=np.int64).reshape(n_flows, self.bins + 1),
             "bin_days": np.array(self.BIN_DAYS), "month_bin_days": np.array(self.MONTH_BIN_DAYS),
-            "month_created": self.month_created, "month_delivered": self.month_delivered,
-            "month_hist": self.month_hist,
+            "month_created": np.array(self.month_created, dtype=np.int64).reshape(n_flows, months),
+            "month_delivered": np.array(self.month_delivered, dtype=np.int64).reshape(n_flows, months),
+            "month_hist": np.array([[np.frombuffer(h, dtype=np.int32) for h in row] for row in self.month_hist],
+                                   dtype=np.int32).reshape(n_flows, months, self.month_bins + 1),
             "censored_flow": np.array([c[0] for c in cohort], dtype=np.int32),
             "censored_created_h": np.array([c[1] for c in cohort], dtype=np.float64),
         }

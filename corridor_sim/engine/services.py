@@ -1,7 +1,8 @@
 """Services: trains and vessels that run a line's stops in order and carry shipments as a batch.
 
-Each departure is one SimPy process (a *run*). It stamps the records of its whole load; a shipment's
-own process only waits, once per ride, for the event that the run triggers when it alights.
+Each departure is one SimPy process (a *run*). It logs its stops once (engine/stoplog.py) and
+records each rider's (run, board, alight) when it alights; a shipment's own process only waits, once
+per ride, for the event that the run triggers then.
 
 At each stop a run: lets alighting shipments off; is handled as one vehicle where the node's
 handling `applies: always` (a border inspects the train, not each box); dwells; boards waiting
@@ -41,7 +42,7 @@ from dataclasses import dataclass, field
 import simpy
 
 from corridor_sim.engine.pools import board, in_order, oldest
-from corridor_sim.engine.records import Stage
+from corridor_sim.engine.stoplog import line_layout
 from corridor_sim.network import Line
 from corridor_sim.scenario.schema import Scheduled
 
@@ -120,6 +121,7 @@ class ServiceRunner:
     def __init__(self, model):
         self.model = model
         self.env: simpy.Environment = model.env
+        self._layouts: dict[int, tuple[list[int], list[int]]] = {}
 
     def start(self, state: LineState) -> None:
         dep = state.line.service.departures
@@ -234,13 +236,17 @@ class ServiceRunner:
         peak = 0.0
         boarded = teu_km = empty = 0.0
         km = state.km
-        # The stop log: per stop, (arrive, service start, service end, ready to leave, depart).
-        log: list[tuple[float, float, float, float, float]] = []
+        # The stop log (stoplog.py): per stop arrive, service start, service end, ready to leave, depart.
+        layout = self._layout(state)
+        kinds = layout[0]
+        run, log = model.recorder.new_run(state.index, layout)
+        ride = model.recorder.ride
         delay = model.service_extra_delay(state)
         last = len(line.stops) - 1
         calls = model.stop_calls.get(line.id)  # berths or yards on the line (terminals.py)
         for k, node in enumerate(line.stops):
             arrive_h = env.now
+            log.append(arrive_h)
             if calls and calls[k]:
                 yield from calls[k].arrive(onboard, k, k == last)
             if k > 0:
@@ -252,7 +258,7 @@ class ServiceRunner:
                         if w.shipment < 0:
                             empty += w.teu
                         teu_km += w.teu * (km[k] - km[w.board])
-                        self._stamp(state, w, log, arrive_h)
+                        ride(w.shipment, run, log, kinds, w.board, w.alight, w.ready_h)
                         w.event.succeed()
                     else:
                         staying.append(w)
@@ -282,7 +288,7 @@ class ServiceRunner:
             segment = line.segments[k]
             passage = yield from model.enter_segment(segment, node)  # its gate; a single track
             depart_h = env.now
-            log.append((arrive_h, start_h, end_h, ready_h, depart_h))
+            log += (start_h, end_h, ready_h, depart_h)
             yield from model.run_segment(segment, passage, model.running_time_h(segment) + (delay if k == 0 else 0.0))
         if env.now >= model.warmup_h and capacity_teu > 0:  # an empty run (fleets.py) offers nothing
             state.departures += 1
@@ -294,21 +300,13 @@ class ServiceRunner:
             state.offered_teu += capacity_teu
             state.empty_teu += empty
 
-    def _stamp(self, state: LineState, w: Waiting, log, arrive_h: float) -> None:
-        """Write a shipment's ride into the records, stop by stop, when it alights."""
-        if w.shipment < 0:
-            return  # an empty box going back (engine/empties.py): it takes space but is not measured
-        model, line, rec = self.model, state.line, self.model.recorder
-        rec.stage(w.shipment, Stage.WAIT, state.index, w.ready_h, log[w.board][4])
-        for k in range(w.board, w.alight):
-            depart_h = log[k][4]
-            next_arrive_h = log[k + 1][0] if k + 1 < len(log) else arrive_h
-            rec.stage(w.shipment, Stage.TRAVEL, model.segment_place[line.segments[k].id], depart_h, next_arrive_h)
-            if k + 1 < w.alight:
-                a, s, e, r, d = log[k + 1]
-                node = line.stops[k + 1]
-                place = model.node_place[node]
-                rec.stage(w.shipment, Stage.QUEUE, place, a, s)
-                rec.stage(w.shipment, model.handling_stage(node), place, s, e)
-                rec.stage(w.shipment, Stage.DWELL, place, e, r)
-                rec.stage(w.shipment, Stage.WAIT, state.index, r, d)
+    def _layout(self, state: LineState) -> tuple[list[int], list[int]]:
+        """The stage kind and place of each link of the line's stop log (stoplog.line_layout), once per line."""
+        layout = self._layouts.get(state.index)
+        if layout is None:
+            model, line = self.model, state.line
+            layout = self._layouts[state.index] = line_layout(
+                state.index, [model.node_place[n] for n in line.stops],
+                [int(model.handling_stage(n)) for n in line.stops],
+                [model.segment_place[seg.id] for seg in line.segments])
+        return layout
