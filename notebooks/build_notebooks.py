@@ -214,7 +214,7 @@ def sensitivity() -> nbformat.NotebookNode:
               + '\nSCENARIO = os.environ.get("CORRIDOR_SIM_NB_SCENARIO", "../scenarios/instc_2025.yaml")'
               + '\n# The sweep: lanes (servers) at the Astara road border crossing, the busiest facility today.'
               + '\nSWEEP_KEY = os.environ.get("CORRIDOR_SIM_NB_SWEEP_KEY", "network.nodes.ASI_ROAD.handling.servers")'
-              + '\nSWEEP_VALUES = os.environ.get("CORRIDOR_SIM_NB_SWEEP_VALUES", "300,344,400,500")'
+              + '\nSWEEP_VALUES = os.environ.get("CORRIDOR_SIM_NB_SWEEP_VALUES", "66,77,88,110")'
               + '\nSWEEP_FLOWS = os.environ.get("CORRIDOR_SIM_NB_SWEEP_FLOWS", "IR-AZ-road,AZ-IR-road,MOW-THR-west").split(",")'
               + '\n# The capacity search: the largest demand of one flow the corridor carries in steady state.'
               + '\nCAPACITY_SCENARIO = os.environ.get("CORRIDOR_SIM_NB_CAPACITY_SCENARIO", SCENARIO)'
