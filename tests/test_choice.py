@@ -157,28 +157,8 @@ def test_by_cost_picks_the_cheaper_route_when_times_are_equal(tmp_path):
 def test_every_transfer_rechooses_when_the_railway_closes(tmp_path):
     """Freight that set off for the railway while it ran takes the road at the transfer node once
     the railway has closed (`at: every_transfer`); with `at: origin` nobody re-chooses."""
-    base = {
-        "name": "rail or road from H",
-        "simulation": {"horizon_days": 60, "warmup_days": 5, "replications": 1, "seed": 3, "drain_days": 20},
-        "network": {
-            "nodes": [{"id": "O", "kind": "city", "lon": 40, "lat": 40},
-                      {"id": "H", "kind": "rail_terminal", "lon": 41, "lat": 40,
-                       "handling": {"servers": 50, "time_h": 1.0}},
-                      {"id": "D", "kind": "rail_terminal", "lon": 42, "lat": 40,
-                       "handling": {"servers": 50, "time_h": 1.0}}],
-            "segments": [{"id": "O-H", "from": "O", "to": "H", "mode": "road", "length_km": 1200, "speed_kmh": 50},
-                         {"id": "H-D-rail", "from": "H", "to": "D", "mode": "rail", "length_km": 1000,
-                          "speed_kmh": 100, "gauge_mm": 1435},
-                         {"id": "H-D-road", "from": "H", "to": "D", "mode": "road", "length_km": 1000,
-                          "speed_kmh": 40}]},
-        "services": [{"id": "TRAIN", "mode": "rail", "stops": ["H", "D"], "capacity_teu": 1000,
-                      "departures": {"every_h": 6}}],
-        "demand": [{"id": "F", "origin": "O", "destination": "D", "teu_per_year": 2 * HOURS_PER_YEAR,
-                    "routes": [{"path": ["O", "H", "D"], "modes": ["road", "rail"]},
-                               {"path": ["O", "H", "D"], "modes": ["road"]}],
-                    "choice": {"at": "every_transfer"}}],
-        "disruptions": [{"id": "shut", "target": "TRAIN", "start_day": 30, "end_day": 45, "capacity_factor": 0}],
-    }
+    base = rail_or_road(every_h=6.0)
+    base["disruptions"] = [{"id": "shut", "target": "TRAIN", "start_day": 30, "end_day": 45, "capacity_factor": 0}]
     path = tmp_path / "h.yaml"
     path.write_text(yaml.safe_dump(base, sort_keys=False))
     sc = load_scenario(path)
