@@ -151,8 +151,8 @@ class FlowChooser:
                     starts.setdefault(leg.origin, i)
                 for node, i in starts.items():
                     self.points.setdefault(node, []).append((c, i))
-        self.live: dict = {}  # journey process -> [candidate, step, since_h] (read by Chooser.closed)
-        # The TEU a second each candidate is being chosen at, smoothed over PIPELINE_TAU_H: freight
+        self.live: dict = {}  # journey process -> [candidate, step, since_h, re-chose] (Chooser.closed)
+        # The TEU an hour each candidate is being chosen at, smoothed over PIPELINE_TAU_H: freight
         # committed to the pools ahead but not there yet (read by Chooser.pipeline_estimator).
         self.rate = [0.0] * len(self.cands)
         self.rate_h = [0.0] * len(self.cands)
