@@ -130,3 +130,21 @@ def test_railway_at_2030_demand_changes_the_astara_road_trucks_significantly():
     for flow in ("IR-AZ-road", "AZ-IR-road"):
         mean, low, high = _paired_transit_diff(table, flow)
         assert low > 0 or high < 0, (flow, mean, low, high)
+
+
+@pytest.mark.slow
+def test_fitted_calibration_meets_its_fit_targets():
+    """The fitted scenario (scenarios/calibration/instc_2025_fitted.yaml, from `calibrate --fit`) puts
+    every `use: fit` target of the INSTC targets file in its band, over two replications of the whole
+    year on random numbers the fit did not see (seed 2026; the fit ran on 2025)."""
+    from corridor_sim.calibration import evaluate
+    from corridor_sim.fitting import read_fit_spec
+
+    targets_file = ROOT / "scenarios" / "calibration" / "instc_2025_targets.yaml"
+    spec, _, parameters = read_fit_spec(targets_file)
+    fit_targets = [t for t in spec["targets"] if t["use"] == "fit"]
+    assert {t["id"] for t in fit_targets} == {"V4", "V10"} and len(parameters) == 2
+    fitted = cs.load_scenario(ROOT / "scenarios" / "calibration" / "instc_2025_fitted.yaml")
+    results = cs.run(fitted, replications=2, seed=2026, jobs=2, keep_stages=True)
+    table = evaluate(results, fit_targets)
+    assert table["ok"].all(), table.to_string()
