@@ -1,13 +1,18 @@
 """corridor_sim: discrete-event simulation of multimodal freight corridors.
 
 Load a scenario, run it, compare it: see README.md and docs/.
+
+The public names are imported on first use (PEP 562 module `__getattr__`), so that a process pays
+only for what it uses: a summary-only run never imports pandas, a `validate` never the engine.
+`from corridor_sim import run` works as before.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
 from corridor_sim.errors import Problem, ScenarioError
-from corridor_sim.experiments import capacity, compare, run, suggest_warmup_days, sweep
-from corridor_sim.results import Results
-from corridor_sim.results_dir import read_results
-from corridor_sim.scenario import Scenario, load_scenario
 
 __version__ = "0.1.0"
 
@@ -15,3 +20,30 @@ __all__ = [
     "Problem", "Results", "Scenario", "ScenarioError", "__version__", "capacity", "compare", "load_scenario",
     "read_results", "run", "suggest_warmup_days", "sweep",
 ]
+
+# Each lazy public name and the module that defines it.
+_LAZY = {
+    "capacity": "corridor_sim.experiments", "compare": "corridor_sim.experiments", "run": "corridor_sim.experiments",
+    "suggest_warmup_days": "corridor_sim.experiments", "sweep": "corridor_sim.experiments",
+    "Results": "corridor_sim.results", "read_results": "corridor_sim.results_dir",
+    "Scenario": "corridor_sim.scenario", "load_scenario": "corridor_sim.scenario",
+}
+
+if TYPE_CHECKING:
+    from corridor_sim.experiments import capacity, compare, run, suggest_warmup_days, sweep
+    from corridor_sim.results import Results
+    from corridor_sim.results_dir import read_results
+    from corridor_sim.scenario import Scenario, load_scenario
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'corridor_sim' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # looked up once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -29,7 +29,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.special import stdtr
 
 QUANTILES = (0.10, 0.50, 0.90, 0.95)
 BATCHES = 10
@@ -99,7 +98,8 @@ def growth_test(series: list[tuple[np.ndarray, np.ndarray]], rate_per_day: float
             the practical-significance floor is `FLOOR_SHARE` of it.
 
     Returns:
-        {"growth_per_day": mean per-replication slope, "stable": bool, "p_value": float}.
+        {"growth_per_day": mean per-replication slope, "stable": bool, "p_value": float}; the
+        p-value of the slope's one-sided t-test is NaN when it cannot decide (a slope under the floor).
     """
     slopes = [slope_per_day(t, y) for t, y in series]
     slopes = [s for s in slopes if not math.isnan(s)]
@@ -127,11 +127,17 @@ def growth_test(series: list[tuple[np.ndarray, np.ndarray]], rate_per_day: float
     resid = y - b * x
     s2 = float(np.dot(resid, resid)) / max(dof, 1)
     se = math.sqrt(s2 / float(np.dot(x, x)))
+    floor = FLOOR_SHARE * rate_per_day if rate_per_day > 0 else 0.0
     if se == 0:
         p = 0.0 if b > 0 else 1.0
-    else:
+    elif b > floor and growth > floor:
+        # The only case where the t-test decides; scipy.special (a quarter of a second to import)
+        # is imported for it alone.
+        from scipy.special import stdtr
+
         p = float(1.0 - stdtr(max(dof, 1), b / se))
-    floor = FLOOR_SHARE * rate_per_day if rate_per_day > 0 else 0.0
+    else:
+        p = math.nan  # not needed: a slope under the floor settles whatever the test would say
     unstable = p < ALPHA and b > floor and growth > floor
     return {"growth_per_day": growth, "stable": not unstable, "p_value": p}
 
