@@ -23,14 +23,14 @@ import json
 import math
 import os
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import yaml
-from scipy.special import stdtrit
 
 from corridor_sim.cohort import by_month, pooled_transit, replication_transit, window_months
 from corridor_sim.engine.choice import choice_summary
@@ -44,6 +44,13 @@ from corridor_sim.network import CorridorNetwork, RideLeg, Route, changes_vehicl
 from corridor_sim.outdir import OutputLock, check_out_dir
 from corridor_sim.scenario.schema import Scenario
 from corridor_sim.stability import monthly_facility, stability
+from corridor_sim.tables import Table
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# The tables built on first use, and only then (pandas is imported for them): see `Results.__getattr__`.
+FRAMES = ("shipments", "flows_by_replication", "flows", "nodes", "services", "segments")
 
 # Columns of the services table about fleets and empty boxes (NaN shares without a fleet).
 FLEET_COLUMNS = ["vehicles", *(f"{k}_share" for k in STATE_NAMES), "fleet_utilization", "late_departures",
@@ -63,6 +70,8 @@ def t_interval(values, level: float = 0.95) -> tuple[float, float, float]:
     mean = float(x.mean())
     if len(x) < 2:
         return mean, math.nan, math.nan
+    from scipy.special import stdtrit  # only with two values or more (a quarter of a second to import)
+
     half = float(stdtrit(len(x) - 1, 0.5 + level / 2) * x.std(ddof=1) / math.sqrt(len(x)))
     return mean, mean - half, mean + half
 
@@ -180,7 +189,12 @@ def fleet_verdict(r) -> str:
 
 @dataclass
 class Results:
-    """A run's results: pandas tables for flows, nodes, services, segments and shipments."""
+    """A run's results: pandas tables for flows, nodes, services, segments and shipments.
+
+    The tables are pandas DataFrames built when first asked for (`results.flows`); summary.json,
+    the printed tables and the small CSV files come from the same tables without pandas
+    (corridor_sim/tables.py), so that a summary-only run never imports it.
+    """
 
     scenario: Scenario
     seed: int
@@ -195,12 +209,30 @@ class Results:
         self.warmup_days = sim.warmup_days
         self.measured_days = sim.horizon_days - sim.warmup_days
         self._routes = None
-        self.shipments = self._shipments_table()
-        self.flows_by_replication = self._flows_by_replication()
-        self.flows = self._flows_table()
-        self.nodes = self._nodes_table()
-        self.services = self._services_table()
-        self.segments = self._segments_table()
+        self._tables = {}  # the tables without pandas; their DataFrames are built on first use
+        self._tables["flows_by_replication"] = self._flows_by_replication()
+        self._tables["flows"] = self._flows_table()
+        self._tables["nodes"] = self._nodes_table()
+        self._tables["services"] = self._services_table()
+        self._tables["segments"] = self._segments_table()
+
+    def __getattr__(self, name: str):
+        """`shipments`, `flows_by_replication`, `flows`, `nodes`, `services`, `segments`: the
+        DataFrames, built (and pandas imported) when first asked for."""
+        tables = self.__dict__.get("_tables")
+        if name not in FRAMES or tables is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        value = self._shipments_table() if name == "shipments" else tables[name].frame()
+        self.__dict__[name] = value
+        return value
+
+    def _view(self, name: str) -> Table:
+        """A table as summary(), format_tables() and write() read it: the DataFrame if one was
+        built or set (a caller may have changed it), else the table without pandas."""
+        value = self.__dict__.get(name)
+        if value is None:
+            return self._tables[name]
+        return value if isinstance(value, Table) else Table.from_frame(value)
 
     # ------------------------------------------------------------------ tables
 
@@ -211,6 +243,8 @@ class Results:
         return self._routes
 
     def _shipments_table(self) -> pd.DataFrame:
+        import pandas as pd
+
         routes = self.route_table()
         flow_ids = [f.id for f in self.scenario.demand]
         frames = []
@@ -277,14 +311,15 @@ class Results:
             self._empty = empty_route_costs(self.network)
         return self._empty
 
-    def _flows_by_replication(self) -> pd.DataFrame:
+    def _flows_by_replication(self) -> Table:
         rows = []
-        ship = self.shipments
+        ship = None
         empty = np.array(self._empty_costs(), dtype=float).reshape(-1, 2)
         for out in self.outputs:
             if "summary_only" in out.shipments:
                 rows += self._streamed_rows(out)
                 continue
+            ship = self.shipments if ship is None else ship  # the per-shipment table (pandas)
             mine = ship[ship["replication"] == out.replication]
             for k, flow in enumerate(self.scenario.demand):
                 f = mine[mine["flow"] == flow.id]
@@ -312,39 +347,39 @@ class Results:
                 for name in CATEGORIES:
                     row[f"{name}_days"] = done[f"{name}_h"].mean() / 24.0 if len(done) else math.nan
                 rows.append(row)
-        return pd.DataFrame(rows)
+        return Table.from_rows(rows)
 
-    def _flows_table(self) -> pd.DataFrame:
+    def _flows_table(self) -> Table:
         rows = []
-        by = self.flows_by_replication
+        by = self._view("flows_by_replication")
         for f, flow in enumerate(self.scenario.demand):
-            r = by[by["flow"] == flow.id]
+            r = by.where("flow", flow.id)
             pooled = pooled_transit(self.outputs, f)
             p10, p50, p90, p95 = (math.nan if q is None else q for q in pooled["quantiles"])
-            mean, lo, hi = t_interval(r["transit_days_mean"])
+            mean, lo, hi = t_interval(r.column("transit_days_mean"))
             trend = stability(self.outputs, "flows", flow.id, flow.teu_per_year / 365.0)
-            tp, tp_lo, tp_hi = t_interval(r["throughput_teu_per_day"])
+            tp, tp_lo, tp_hi = t_interval(r.column("throughput_teu_per_day"))
             row = {
                 "flow": flow.id, "origin": flow.origin, "destination": flow.destination,
                 "demand_teu_per_day": flow.teu_per_year / 365.0,
-                "created": r["created"].mean(), "delivered": r["delivered"].mean(), "in_transit": r["in_transit"].mean(),
-                "censored": r["censored"].mean(), "transit_estimator": pooled["estimator"],
+                "created": r.mean("created"), "delivered": r.mean("delivered"), "in_transit": r.mean("in_transit"),
+                "censored": r.mean("censored"), "transit_estimator": pooled["estimator"],
                 "stable": trend["stable"], "backlog_growth_teu_per_day": trend["growth_per_day"],
                 "transit_days_mean": mean, "transit_days_ci95_low": lo, "transit_days_ci95_high": hi,
                 "transit_days_p10": p10, "transit_days_p50": p50, "transit_days_p90": p90, "transit_days_p95": p95,
                 "throughput_teu_per_day": tp, "throughput_ci95_low": tp_lo, "throughput_ci95_high": tp_hi,
                 "throughput_tonnes_per_day": tp * flow.tonnes_per_teu if flow.tonnes_per_teu else math.nan,
-                "cost_usd_per_teu": r["cost_usd_per_teu"].mean(),
-                "co2_kg_per_teu": r["co2_kg_per_teu"].mean(),
-                "empty_cost_usd_per_teu": r["empty_cost_usd_per_teu"].mean(),
-                "empty_co2_kg_per_teu": r["empty_co2_kg_per_teu"].mean(),
+                "cost_usd_per_teu": r.mean("cost_usd_per_teu"),
+                "co2_kg_per_teu": r.mean("co2_kg_per_teu"),
+                "empty_cost_usd_per_teu": r.mean("empty_cost_usd_per_teu"),
+                "empty_co2_kg_per_teu": r.mean("empty_co2_kg_per_teu"),
             }
             for name in CATEGORIES:
-                row[f"{name}_days"] = r[f"{name}_days"].mean()
+                row[f"{name}_days"] = r.mean(f"{name}_days")
             rows.append(row)
-        return pd.DataFrame(rows)
+        return Table.from_rows(rows)
 
-    def _nodes_table(self) -> pd.DataFrame:
+    def _nodes_table(self) -> Table:
         rows = []
         for node in self.scenario.network.nodes:
             if node.handling is None:
@@ -364,12 +399,12 @@ class Results:
                 "arrivals_per_day": arrivals_per_day,
                 "stable": trend["stable"], "backlog_growth_per_day": trend["growth_per_day"],
             })
-        return pd.DataFrame(rows, columns=["node", "name", "kind", "servers", "applies", "utilization",
+        return Table.from_rows(rows, columns=["node", "name", "kind", "servers", "applies", "utilization",
                                            "utilization_ci95_low", "utilization_ci95_high", "utilization_nominal",
                                            "mean_queue", "mean_wait_h", "waiting_at_end", "arrivals_per_day",
                                            "stable", "backlog_growth_per_day"])
 
-    def _services_table(self) -> pd.DataFrame:
+    def _services_table(self) -> Table:
         """Per service (both directions): departures, load factors, TEU and TEU-km carried a day.
 
         `teu_carried_per_day` counts every TEU boarded on a measured departure; `teu_km_per_day` the
@@ -412,7 +447,7 @@ class Results:
                 "stable": trend["stable"], "backlog_growth_teu_per_day": trend["growth_per_day"],
                 **self._fleet_columns(service),
             })
-        return pd.DataFrame(rows, columns=[*columns, *FLEET_COLUMNS])
+        return Table.from_rows(rows, columns=[*columns, *FLEET_COLUMNS])
 
     def _fleet_columns(self, service) -> dict:
         """A service's fleet (vehicle time shares, lateness, empty runs) and its empty boxes, per day
@@ -437,7 +472,7 @@ class Results:
                 **row, "empty_vehicle_km_per_day": float(np.mean([p["empty_vehicle_km"] for p in per])) / days,
                 "empty_run_co2_kg_per_day": float(np.mean([p["empty_run_co2_kg"] for p in per])) / days}
 
-    def _segments_table(self) -> pd.DataFrame:
+    def _segments_table(self) -> Table:
         """Per segment gate: `utilization` is vehicles admitted over the paths actually available
         (capacity_per_day x factor, integrated over the window); `utilization_nominal` over nominal
         paths; `open_fraction` is the mean factor over the window."""
@@ -455,12 +490,14 @@ class Results:
                          "utilization_nominal": float(np.mean([p["utilization_nominal"] for p in per])),
                          "open_fraction": float(np.mean([p["open_h"] for p in per])) / (self.measured_days * 24.0),
                          "stable": trend["stable"], "backlog_growth_per_day": trend["growth_per_day"]})
-        return pd.DataFrame(rows, columns=["gate", "segment", "capacity_per_day", "utilization",
+        return Table.from_rows(rows, columns=["gate", "segment", "capacity_per_day", "utilization",
                                            "vehicles_per_day", "queue_at_end", "utilization_nominal", "open_fraction",
                                            "stable", "backlog_growth_per_day"])
 
     def stages(self, replication: int | None = None) -> pd.DataFrame:
         """Stage rows (one per interval of a shipment's journey) for replications that kept them."""
+        import pandas as pd
+
         frames = []
         for out in self.outputs:
             s = out.shipments
@@ -478,27 +515,32 @@ class Results:
 
     def queues(self) -> pd.DataFrame:
         """Queue length at each facility, sampled daily, per replication (long format)."""
-        frames = []
-        for out in self.outputs:
-            for node_id, q in out.queue_samples.items():
-                frames.append(pd.DataFrame({"replication": out.replication, "node": node_id,
-                                            "time_days": out.samples_h[: len(q)] / 24.0, "queue": q}))
-        if not frames:
-            return pd.DataFrame(columns=["replication", "node", "time_days", "queue"])
-        return pd.concat(frames, ignore_index=True)
+        return self._queues_table().frame()
+
+    def _queues_table(self) -> Table:
+        blocks = [{"replication": out.replication, "node": node_id, "time_days": out.samples_h[: len(q)] / 24.0,
+                   "queue": q} for out in self.outputs for node_id, q in out.queue_samples.items()]
+
+        def frame():
+            import pandas as pd
+
+            if not blocks:
+                return pd.DataFrame(columns=["replication", "node", "time_days", "queue"])
+            return pd.concat([pd.DataFrame(b) for b in blocks], ignore_index=True)
+        return Table.from_arrays(["replication", "node", "time_days", "queue"], blocks, frame)
 
     def busiest_facility(self) -> tuple[str, float]:
         """The facility, gate or service with the highest utilisation: (name, utilisation)."""
-        candidates = [(f"node {r.node}", r.utilization) for r in self.nodes.itertuples()]
-        candidates += [(f"segment {r.gate}", r.utilization) for r in self.segments.itertuples()]
-        fleet = {r.service: f" (fleet of {r.vehicles:.0f})" for r in self.services.itertuples() if not math.isnan(r.vehicles)}
+        candidates = [(f"node {r.node}", r.utilization) for r in self._view("nodes").itertuples()]
+        candidates += [(f"segment {r.gate}", r.utilization) for r in self._view("segments").itertuples()]
+        fleet = {r.service: f" (fleet of {r.vehicles:.0f})" for r in self._view("services").itertuples() if not math.isnan(r.vehicles)}
         candidates += [(f"service {r.service}{fleet.get(r.service, '')}", r.mean_load_factor)
-                       for r in self.services.itertuples() if not math.isnan(r.mean_load_factor)]
+                       for r in self._view("services").itertuples() if not math.isnan(r.mean_load_factor)]
         # A when-full fleet's busy share (1 - idle) says how close it is to binding; a scheduled
         # fleet is as busy as its timetable makes it, whatever the demand.
         when_full = {s.id for s in self.scenario.services if s.fleet is not None and not hasattr(s.departures, "every_h")}
         candidates += [(f"service {r.service}{fleet[r.service]}", r.fleet_utilization)
-                       for r in self.services.itertuples() if r.service in when_full and not math.isnan(r.fleet_utilization)]
+                       for r in self._view("services").itertuples() if r.service in when_full and not math.isnan(r.fleet_utilization)]
         candidates += busiest_candidates(self.outputs)  # berths and single tracks, where used
         return max(candidates, key=lambda c: c[1]) if candidates else ("", math.nan)
 
@@ -507,19 +549,19 @@ class Results:
     def summary(self) -> dict:
         """The summary.json contract (plus extra keys)."""
         flows = {}
-        by = self.flows_by_replication
-        for f, row in enumerate(self.flows.itertuples()):
-            r = by[by["flow"] == row.flow]
+        by = self._view("flows_by_replication")
+        for f, row in enumerate(self._view("flows").itertuples()):
+            r = by.where("flow", row.flow)
             flow = self.scenario.flow(row.flow)
             flows[row.flow] = {
                 "origin": row.origin, "destination": row.destination,
                 "created": _json_number(row.created), "delivered": _json_number(row.delivered),
                 "in_transit": _json_number(row.in_transit), "censored": _json_number(row.censored),
                 "stable": bool(row.stable), "backlog_growth_teu_per_day": _json_number(row.backlog_growth_teu_per_day),
-                "transit_days": {**_ci(r["transit_days_mean"]), "p10": _json_number(row.transit_days_p10),
+                "transit_days": {**_ci(r.column("transit_days_mean")), "p10": _json_number(row.transit_days_p10),
                                  "p50": _json_number(row.transit_days_p50), "p90": _json_number(row.transit_days_p90),
                                  "p95": _json_number(row.transit_days_p95), "estimator": row.transit_estimator},
-                "throughput_teu_per_day": _ci(r["throughput_teu_per_day"]),
+                "throughput_teu_per_day": _ci(r.column("throughput_teu_per_day")),
                 "throughput_tonnes_per_day": _json_number(row.throughput_tonnes_per_day),
                 "demand_teu_per_day": _json_number(row.demand_teu_per_day),
                 "tonnes_per_teu": flow.tonnes_per_teu,
@@ -541,7 +583,7 @@ class Results:
                           "arrivals_per_day": _json_number(r.arrivals_per_day),
                           "stable": bool(r.stable), "backlog_growth_per_day": _json_number(r.backlog_growth_per_day),
                           "by_month": _json_tree(monthly_facility(self.outputs, r.node, months))}
-                 for r in self.nodes.itertuples()}
+                 for r in self._view("nodes").itertuples()}
         services = {r.service: {"departures": _json_number(r.departures), "mean_load_factor": _json_number(r.mean_load_factor),
                                 "teu_carried_per_day": _json_number(r.teu_carried_per_day),
                                 "teu_km_per_day": _json_number(r.teu_km_per_day),
@@ -549,12 +591,12 @@ class Results:
                                 "mean_peak_load_teu": _json_number(r.mean_peak_load_teu),
                                 "stable": bool(r.stable),
                                 "backlog_growth_teu_per_day": _json_number(r.backlog_growth_teu_per_day), **_fleet_summary(r)}
-                    for r in self.services.itertuples()}
+                    for r in self._view("services").itertuples()}
         segments = {r.gate: {"utilization": _json_number(r.utilization), "vehicles_per_day": _json_number(r.vehicles_per_day),
                              "utilization_nominal": _json_number(r.utilization_nominal),
                              "open_fraction": _json_number(r.open_fraction),
                              "stable": bool(r.stable), "backlog_growth_per_day": _json_number(r.backlog_growth_per_day)}
-                    for r in self.segments.itertuples()}
+                    for r in self._view("segments").itertuples()}
         merge_into(nodes, segments, self.outputs, self.measured_days)  # berths, yards, single track, background
         busiest, util = self.busiest_facility()
         return {
@@ -569,10 +611,10 @@ class Results:
 
     def unstable(self) -> list[str]:
         """Every element whose backlog grows significantly over the measured window, as "kind id"."""
-        out = [f"flow {r.flow}" for r in self.flows.itertuples() if not r.stable]
-        out += [f"node {r.node}" for r in self.nodes.itertuples() if not r.stable]
-        out += [f"service {r.service}" for r in self.services.itertuples() if not r.stable]
-        out += [f"segment {r.gate}" for r in self.segments.itertuples() if not r.stable]
+        out = [f"flow {r.flow}" for r in self._view("flows").itertuples() if not r.stable]
+        out += [f"node {r.node}" for r in self._view("nodes").itertuples() if not r.stable]
+        out += [f"service {r.service}" for r in self._view("services").itertuples() if not r.stable]
+        out += [f"segment {r.gate}" for r in self._view("segments").itertuples() if not r.stable]
         return out
 
     # ------------------------------------------------------------------ printing
@@ -585,7 +627,7 @@ class Results:
         head = (f"{'flow':<22} {'shipments':>9} {'censored':>8} {'TEU/day':>8} {'mean':>6} {'95% CI':>13} "
                 f"{'p50':>6} {'p95':>6} {'t/day':>7} {'USD/TEU':>8} {'kgCO2/TEU':>9}")
         lines += [head, "-" * len(head)]
-        for r in self.flows.itertuples():
+        for r in self._view("flows").itertuples():
             ci = f"[{r.transit_days_ci95_low:5.1f},{r.transit_days_ci95_high:5.1f}]" if not math.isnan(r.transit_days_ci95_low) else ""
             tonnes = f"{r.throughput_tonnes_per_day:7.0f}" if not math.isnan(r.throughput_tonnes_per_day) else f"{'-':>7}"
             mark = "" if r.stable else "  (unstable: this window only)"
@@ -593,32 +635,33 @@ class Results:
             lines.append(f"{r.flow:<22} {r.created:9.0f} {r.censored:8.0f} {r.throughput_teu_per_day:8.1f} "
                          f"{r.transit_days_mean:6.1f} {ci:>13} {r.transit_days_p50:6.1f} {r.transit_days_p95:6.1f} "
                          f"{tonnes} {r.cost_usd_per_teu:8.0f} {r.co2_kg_per_teu:9.0f}{km}{mark}")
-        if (self.flows["censored"] > 0).any() if len(self.flows) else False:
+        if any(c > 0 for c in self._view("flows").column("censored")):
             lines.append("KM: some measured shipments were still under way at the end of the drain; their "
                          "transit figures are Kaplan-Meier estimates (mean restricted to the longest follow-up)")
         lines += ["", "Where the time goes (mean days per delivered shipment)"]
         head = f"{'flow':<22} " + " ".join(f"{c:>8}" for c in CATEGORIES)
         lines += [head, "-" * len(head)]
-        for r in self.flows.itertuples():
+        for r in self._view("flows").itertuples():
             lines.append(f"{r.flow:<22} " + " ".join(f"{getattr(r, c + '_days'):8.2f}" for c in CATEGORIES))
-        if len(self.nodes):
+        if len(self._view("nodes")):
             lines += ["", "Facilities"]
             head = f"{'node':<14} {'kind':<13} {'servers':>7} {'util':>6} {'queue':>8} {'wait_h':>8} {'arr/day':>8}"
             lines += [head, "-" * len(head)]
-            for r in self.nodes.sort_values("utilization", ascending=False).itertuples():
+            for r in self._view("nodes").sort_values("utilization", ascending=False).itertuples():
                 lines.append(f"{r.node:<14} {r.kind:<13} {r.servers:7d} {r.utilization:6.2f} {r.mean_queue:8.1f} "
                              f"{r.mean_wait_h:8.1f} {r.arrivals_per_day:8.1f}")
-        if len(self.services):
+        if len(self._view("services")):
             lines += ["", "Services"]
             head = (f"{'service':<24} {'mode':<5} {'cap_teu':>7} {'departures':>10} {'load':>6} {'TEU/day':>8} "
                     f"{'TEU-km/day':>11} {'waiting':>8}")
             lines += [head, "-" * len(head)]
-            for r in self.services.itertuples():
+            for r in self._view("services").itertuples():
                 lines.append(f"{r.service:<24} {r.mode:<5} {r.capacity_teu:7.0f} {r.departures:10.1f} "
                              f"{r.mean_load_factor:6.2f} {r.teu_carried_per_day:8.1f} {r.teu_km_per_day:11,.0f} "
                              f"{r.waiting_at_end:8.0f}")
-        fleets = (self.services[self.services["vehicles"].notna() | (self.services["empty_teu_per_day"] > 0)]
-                  if len(self.services) else self.services)
+        services = self._view("services")
+        fleets = services.mask([not math.isnan(v) or e > 0 for v, e in zip(services.column("vehicles"),
+                                                                          services.column("empty_teu_per_day"))])
         if len(fleets):
             lines += ["", "Fleets: share of vehicle time; late departures (cargo waiting for a vehicle) against "
                           "idle vehicles (vehicles waiting for cargo); empty boxes and empty runs per day"]
@@ -639,17 +682,16 @@ class Results:
             lines += ["", "Empty boxes going back (cost and CO2 per loaded TEU, included in the flows' figures)"]
             head = f"{'flow':<22} {'share':>6} {'USD/TEU':>8} {'kgCO2/TEU':>9}"
             lines += [head, "-" * len(head)]
-            by_flow = self.flows.set_index("flow")
             for f in empties:
-                r = by_flow.loc[f.id]
+                r = self._view("flows").row("flow", f.id)
                 lines.append(f"{f.id:<22} {f.empty_return_share:6.2f} {r.empty_cost_usd_per_teu:8.0f} "
                              f"{r.empty_co2_kg_per_teu:9.0f}")
         lines += self._choice_lines()
-        if len(self.segments):
+        if len(self._view("segments")):
             lines += ["", "Segment paths (vehicles per day per direction; util of the paths open, util_nom of nominal)"]
             head = f"{'gate':<24} {'cap/day':>8} {'used/day':>8} {'util':>6} {'util_nom':>8} {'queue':>6}"
             lines += [head, "-" * len(head)]
-            for r in self.segments.itertuples():
+            for r in self._view("segments").itertuples():
                 lines.append(f"{r.gate:<24} {r.capacity_per_day:8.1f} {r.vehicles_per_day:8.1f} {r.utilization:6.2f} "
                              f"{r.utilization_nominal:8.2f} {r.queue_at_end:6.0f}")
         lines += format_lines(self.outputs, self.measured_days)  # berths, yards, single track, background
@@ -677,20 +719,20 @@ class Results:
     def warnings(self) -> list[str]:
         """One line for every element that does not settle over the measured window."""
         out = []
-        for r in self.flows.itertuples():
+        for r in self._view("flows").itertuples():
             if not r.stable:
                 out.append(f"warning: flow {r.flow} does not settle: its backlog grows "
                            f"{r.backlog_growth_teu_per_day:.1f} TEU/day over the measured window; its transit "
                            f"figures describe that window, not a steady state")
-        for r in self.nodes.itertuples():
+        for r in self._view("nodes").itertuples():
             if not r.stable:
                 out.append(f"warning: node {r.node} does not settle: its queue grows {r.backlog_growth_per_day:.1f} "
                            f"a day over the measured window (utilisation {r.utilization:.2f})")
-        for r in self.services.itertuples():
+        for r in self._view("services").itertuples():
             if not r.stable:
                 out.append(f"warning: service {r.service} does not settle: TEU waiting for it grow "
                            f"{r.backlog_growth_teu_per_day:.1f} a day over the measured window")
-        for r in self.segments.itertuples():
+        for r in self._view("segments").itertuples():
             if not r.stable:
                 out.append(f"warning: segment path {r.gate} does not settle: its queue grows "
                            f"{r.backlog_growth_per_day:.1f} vehicles a day over the measured window")
@@ -710,17 +752,17 @@ class Results:
         """Write the results folder atomically; see `write_folder`. `extra(tmp_path)`, if given,
         adds a command's own files before the folder is renamed into place. The measured shipments
         and the stage rows go to Parquet files, or CSV with `format="csv"` (corridor_sim/results_dir.py)."""
-        from corridor_sim.results_dir import write_shipment_tables
-
         def fill(tmp: Path) -> None:
             (tmp / "summary.json").write_text(json.dumps(self.summary(), indent=2))
-            self.flows.to_csv(tmp / "flows.csv", index=False)
-            self.flows_by_replication.to_csv(tmp / "flows_by_replication.csv", index=False)
-            self.nodes.to_csv(tmp / "nodes.csv", index=False)
-            self.services.to_csv(tmp / "services.csv", index=False)
-            self.segments.to_csv(tmp / "segments.csv", index=False)
-            self.queues().to_csv(tmp / "queues.csv", index=False)
+            self._view("flows").to_csv(tmp / "flows.csv")
+            self._view("flows_by_replication").to_csv(tmp / "flows_by_replication.csv")
+            self._view("nodes").to_csv(tmp / "nodes.csv")
+            self._view("services").to_csv(tmp / "services.csv")
+            self._view("segments").to_csv(tmp / "segments.csv")
+            self._queues_table().to_csv(tmp / "queues.csv")
             if shipments:
+                from corridor_sim.results_dir import write_shipment_tables  # pandas and pyarrow
+
                 write_shipment_tables(tmp, self.shipments[self.shipments["measured"]], self.stages, format,
                                       outputs=self.outputs)
             if extra is not None:
@@ -750,6 +792,16 @@ def write_folder(out_dir: str | Path, scenario: Scenario | None, fill, command: 
         return _write_locked(out, scenario, fill, command, seed, replications, extra_meta, __version__)
 
 
+def _pandas_version() -> str:
+    """pandas' version for run.json, read from its installed metadata when the run did not import it."""
+    pd = sys.modules.get("pandas")
+    if pd is not None:
+        return pd.__version__
+    from importlib.metadata import version
+
+    return version("pandas")
+
+
 def _write_locked(out: Path, scenario, fill, command, seed, replications, extra_meta, version) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
@@ -759,7 +811,7 @@ def _write_locked(out: Path, scenario, fill, command, seed, replications, extra_
         meta = {"command": command, "version": version, "seed": seed, "replications": replications,
                 "scenario": scenario.name if scenario is not None else None,
                 "scenario_file": scenario.source_file if scenario is not None else None,
-                "numpy": np.__version__, "pandas": pd.__version__, **(extra_meta or {})}
+                "numpy": np.__version__, "pandas": _pandas_version(), **(extra_meta or {})}
         (tmp / "run.json").write_text(json.dumps(meta, indent=2))  # first: a fill may read it
         fill(tmp)
         # The run record lists what the run wrote: `--force` replaces only such a folder.
