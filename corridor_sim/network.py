@@ -29,20 +29,26 @@ costing its expected time plus handling where the vehicle changes, so parallel r
 segments on every hop are compared without enumerating their combinations. The expected-fastest
 route of a flow is the best of the k shortest node paths by running time, re-ranked by that full
 expected time; routes that are not served or change gauge where they cannot are skipped.
+
+networkx (a quarter of a second to import) is imported only for that search: a scenario whose flows
+all name their route never imports it. The segments between two nodes are looked up in a dict of
+the same content and order as the graph's.
 """
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 from dataclasses import dataclass, field
-from typing import Union
-
-import networkx as nx
+from typing import TYPE_CHECKING, Union
 
 from corridor_sim.distributions import mean_of
 from corridor_sim.queueing import merged_timetable_wait_h
 from corridor_sim.scenario.schema import Flow, Scenario, Scheduled, Segment, Service
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 K_CANDIDATE_PATHS = 30
 
@@ -174,13 +180,12 @@ class CorridorNetwork:
     def __init__(self, scenario: Scenario):
         self.scenario = scenario
         self.nodes = {n.id: n for n in scenario.network.nodes}
-        self.graph = nx.MultiDiGraph()
-        for node in scenario.network.nodes:
-            self.graph.add_node(node.id, node=node)
+        # (a, b) -> {segment id: segment}: the graph's edges from a to b, keyed and ordered as in `graph`
+        self._between: dict[tuple[str, str], dict[str, Segment]] = {}
         for seg in scenario.network.segments:
-            self.graph.add_edge(seg.from_, seg.to, key=seg.id, segment=seg)
+            self._between.setdefault((seg.from_, seg.to), {})[seg.id] = seg
             if seg.bidirectional:
-                self.graph.add_edge(seg.to, seg.from_, key=seg.id, segment=seg)
+                self._between.setdefault((seg.to, seg.from_), {})[seg.id] = seg
         self.lines: dict[str, Line] = {}
         for service in scenario.services:
             for line_id, stops in self._directions(service):
@@ -194,6 +199,21 @@ class CorridorNetwork:
     def from_scenario(cls, scenario: Scenario) -> "CorridorNetwork":
         return cls(scenario)
 
+    @functools.cached_property
+    def graph(self) -> nx.MultiDiGraph:
+        """Nodes and segments as a networkx MultiDiGraph (a bidirectional segment is an edge each way,
+        both keyed by the segment id), built when first used."""
+        import networkx as nx
+
+        graph = nx.MultiDiGraph()
+        for node in self.scenario.network.nodes:
+            graph.add_node(node.id, node=node)
+        for seg in self.scenario.network.segments:
+            graph.add_edge(seg.from_, seg.to, key=seg.id, segment=seg)
+            if seg.bidirectional:
+                graph.add_edge(seg.to, seg.from_, key=seg.id, segment=seg)
+        return graph
+
     @staticmethod
     def _directions(service: Service):
         yield service.id, list(service.stops)
@@ -202,9 +222,7 @@ class CorridorNetwork:
 
     def segments_between(self, a: str, b: str, mode: str | None = None) -> list[Segment]:
         """Segments that run from a to b (in that direction), optionally of one mode."""
-        if not self.graph.has_edge(a, b):
-            return []
-        segs = [d["segment"] for d in self.graph.get_edge_data(a, b).values()]
+        segs = list(self._between.get((a, b), {}).values())
         return [s for s in segs if mode is None or s.mode == mode]
 
     def _service_segment(self, service: Service, a: str, b: str) -> Segment | None:
@@ -425,6 +443,8 @@ class CorridorNetwork:
     # ------------------------------------------------------------------ routing
 
     def _running_graph(self) -> nx.DiGraph:
+        import networkx as nx
+
         g = nx.DiGraph()
         g.add_nodes_from(self.graph.nodes)
         for a, b, data in self.graph.edges(data=True):
@@ -441,6 +461,8 @@ class CorridorNetwork:
         Raises:
             RouteError: the destination cannot be reached, or no reaching path is served.
         """
+        import networkx as nx
+
         g = self._running_graph()
         if not nx.has_path(g, origin, destination):
             raise RouteError(f"{destination} cannot be reached from {origin}")
@@ -478,6 +500,8 @@ class CorridorNetwork:
 
     def _candidate_routes(self, origin: str, destination: str, services: tuple[str, ...] | None,
                           among: int) -> list[Route]:
+        import networkx as nx
+
         g = self._running_graph()
         if not nx.has_path(g, origin, destination):
             raise RouteError(f"{destination} cannot be reached from {origin}")
