@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from typing import Callable
 
 from corridor_sim.engine.model import ReplicationOutput, run_replication
@@ -77,6 +76,8 @@ def map_tasks(func: Callable, tasks: list, jobs: int = 1, dask: str | None = Non
             if progress:
                 progress.step()
         return results
+    from concurrent.futures import ProcessPoolExecutor  # with multiprocessing: only for jobs > 1
+
     with ProcessPoolExecutor(max_workers=min(jobs, len(tasks))) as pool:
         try:
             for result in pool.map(func, tasks):
