@@ -29,6 +29,11 @@ _LAZY = {
     "Scenario": "corridor_sim.scenario", "load_scenario": "corridor_sim.scenario",
 }
 
+# Submodules that `import corridor_sim` used to load as a side effect: still reachable as attributes
+# (`corridor_sim.results.t_interval`), imported when first used.
+_SUBMODULES = {"calendar", "cohort", "distributions", "engine", "errors", "estimators", "experiments",
+               "infrastructure", "network", "outdir", "queueing", "results", "results_dir", "scenario", "stability"}
+
 if TYPE_CHECKING:
     from corridor_sim.experiments import capacity, compare, run, suggest_warmup_days, sweep
     from corridor_sim.results import Results
@@ -37,6 +42,8 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")  # the import sets the attribute
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'corridor_sim' has no attribute {name!r}")

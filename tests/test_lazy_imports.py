@@ -55,3 +55,29 @@ def test_summary_only_api_run_builds_dataframes_only_when_asked(tmp_path):
                           "flows": list(flows["flow"]), "in_summary": sorted(summary["flows"]), "text": "Busiest" in text}}))
     """)
     assert doc == {"before": [], "after": True, "type": "DataFrame", "flows": ["F"], "in_summary": ["F"], "text": True}
+
+
+def test_lazy_public_names_are_the_defining_modules_objects():
+    """Every public name of corridor_sim and corridor_sim.experiments, and the submodules they used to load, resolve to the objects of the modules that define them."""
+    import importlib
+
+    import corridor_sim as cs
+    import corridor_sim.experiments as experiments
+
+    star: dict = {}
+    exec("from corridor_sim import *", star)
+    for name in cs.__all__:
+        assert star[name] is getattr(cs, name)
+    assert cs.run is importlib.import_module("corridor_sim.experiments.replications").run
+    assert cs.Results is importlib.import_module("corridor_sim.results").Results
+    assert cs.results.t_interval is importlib.import_module("corridor_sim.results").t_interval
+    for name, module in experiments._LAZY.items():
+        assert getattr(experiments, name) is getattr(importlib.import_module(module, "corridor_sim.experiments"), name)
+    assert experiments.comparison.compare is experiments.compare
+    for package in (cs, experiments):
+        try:
+            package.no_such_name
+        except AttributeError:
+            pass
+        else:
+            raise AssertionError("an unknown name must raise AttributeError")

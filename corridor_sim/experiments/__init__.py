@@ -36,6 +36,8 @@ _MODULES = {
     ".streaming": ("StreamedRun", "completed", "read_blocks", "run_streamed"),
 }
 _LAZY = {name: module for module, names in _MODULES.items() for name in names}
+# The submodules, which `import corridor_sim.experiments` used to load: attributes imported when first used.
+_SUBMODULES = {"executors", "replications", "warmup", "comparison", "sweeps", "capacity_search", "streaming"}
 
 if TYPE_CHECKING:
     from corridor_sim.engine.model import ReplicationOutput, run_replication
@@ -57,6 +59,8 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")  # the import sets the attribute
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'corridor_sim.experiments' has no attribute {name!r}")
