@@ -131,7 +131,7 @@ def growth_test(series: list[tuple[np.ndarray, np.ndarray]], rate_per_day: float
     if se == 0:
         p = 0.0 if b > 0 else 1.0
     elif b > floor and growth > floor:
-        # The only case where the t-test decides; scipy.special (a quarter of a second to import)
+        # The only case where the t-test decides; scipy.special (0.3-0.4 s of CPU to import)
         # is imported for it alone.
         from scipy.special import stdtr
 

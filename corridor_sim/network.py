@@ -30,7 +30,7 @@ segments on every hop are compared without enumerating their combinations. The e
 route of a flow is the best of the k shortest node paths by running time, re-ranked by that full
 expected time; routes that are not served or change gauge where they cannot are skipped.
 
-networkx (a quarter of a second to import) is imported only for that search: a scenario whose flows
+networkx (0.3 s of CPU to import) is imported only for that search: a scenario whose flows
 all name their route never imports it. The segments between two nodes are looked up in a dict of
 the same content and order as the graph's.
 """

@@ -3,7 +3,7 @@ without pandas.
 
 `Results` builds its small tables (flows, flows by replication, nodes, services, segments, queues)
 as `Table`s: columns of plain Python values of the type pandas would give the column, so that a
-summary-only run writes its folder without importing pandas (with pyarrow, about a second of CPU
+summary-only run writes its folder without importing pandas (with pyarrow, 0.7 s of CPU
 for a run that simulates in a few). The pandas DataFrame is built only when asked for
 (`Table.frame()`), by the very constructor call `Results` always made, so `Results.flows` is the
 DataFrame it always was.

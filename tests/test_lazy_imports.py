@@ -52,7 +52,8 @@ def test_summary_only_api_run_builds_dataframes_only_when_asked(tmp_path):
         before = [m for m in {HEAVY!r} if m in sys.modules]
         flows = results.flows
         print(json.dumps({{"before": before, "after": "pandas" in sys.modules, "type": type(flows).__name__,
-                          "flows": list(flows["flow"]), "in_summary": sorted(summary["flows"]), "text": "Busiest" in text}}))
+                          "flows": list(flows["flow"]), "in_summary": sorted(summary["flows"]),
+                          "text": "Busiest" in text}}))
     """)
     assert doc == {"before": [], "after": True, "type": "DataFrame", "flows": ["F"], "in_summary": ["F"], "text": True}
 

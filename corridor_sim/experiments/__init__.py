@@ -31,7 +31,8 @@ _MODULES = {
     ".comparison": ("COMPARE_METRICS", "_fmt_ci", "_unique_names", "_welch_interval", "compare", "compare_results",
                     "format_compare", "run_compare"),
     ".sweeps": ("MAX_RANGE_POINTS", "_NUM", "_RANGE", "_describe", "_fields_of", "_models_in", "_number",
-                "_point_label", "format_sweep", "parse_setting", "parse_values", "set_path", "sweep", "sweep_scenarios"),
+                "_point_label", "format_sweep", "parse_setting", "parse_values", "set_path", "sweep",
+                "sweep_scenarios"),
     ".capacity_search": ("_assess", "_backlog_growth", "capacity", "format_capacity"),
     ".streaming": ("StreamedRun", "completed", "read_blocks", "run_streamed"),
 }
