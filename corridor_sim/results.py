@@ -635,7 +635,8 @@ class Results:
             lines.append(f"{r.flow:<22} {r.created:9.0f} {r.censored:8.0f} {r.throughput_teu_per_day:8.1f} "
                          f"{r.transit_days_mean:6.1f} {ci:>13} {r.transit_days_p50:6.1f} {r.transit_days_p95:6.1f} "
                          f"{tonnes} {r.cost_usd_per_teu:8.0f} {r.co2_kg_per_teu:9.0f}{km}{mark}")
-        if any(c > 0 for c in self._view("flows").column("censored")):
+        flows = self._view("flows")
+        if len(flows) and any(c > 0 for c in flows.column("censored")):
             lines.append("KM: some measured shipments were still under way at the end of the drain; their "
                          "transit figures are Kaplan-Meier estimates (mean restricted to the longest follow-up)")
         lines += ["", "Where the time goes (mean days per delivered shipment)"]
