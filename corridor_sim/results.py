@@ -19,6 +19,7 @@ boarded and `teu_km_per_day` the TEU x km they rode.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -74,6 +75,14 @@ def t_interval(values, level: float = 0.95) -> tuple[float, float, float]:
 
     half = float(stdtrit(len(x) - 1, 0.5 + level / 2) * x.std(ddof=1) / math.sqrt(len(x)))
     return mean, mean - half, mean + half
+
+
+def _queues_frame(blocks: list[dict]) -> pd.DataFrame:
+    import pandas as pd
+
+    if not blocks:
+        return pd.DataFrame(columns=["replication", "node", "time_days", "queue"])
+    return pd.concat([pd.DataFrame(b) for b in blocks], ignore_index=True)
 
 
 def route_cost(network: CorridorNetwork, route: Route) -> tuple[float, float]:
@@ -520,14 +529,8 @@ class Results:
     def _queues_table(self) -> Table:
         blocks = [{"replication": out.replication, "node": node_id, "time_days": out.samples_h[: len(q)] / 24.0,
                    "queue": q} for out in self.outputs for node_id, q in out.queue_samples.items()]
-
-        def frame():
-            import pandas as pd
-
-            if not blocks:
-                return pd.DataFrame(columns=["replication", "node", "time_days", "queue"])
-            return pd.concat([pd.DataFrame(b) for b in blocks], ignore_index=True)
-        return Table.from_arrays(["replication", "node", "time_days", "queue"], blocks, frame)
+        return Table.from_arrays(["replication", "node", "time_days", "queue"], blocks,
+                                 functools.partial(_queues_frame, blocks))
 
     def busiest_facility(self) -> tuple[str, float]:
         """The facility, gate or service with the highest utilisation: (name, utilisation)."""

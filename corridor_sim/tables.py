@@ -23,6 +23,7 @@ What is kept identical to pandas (tests/test_tables.py checks each against panda
 from __future__ import annotations
 
 import csv
+import functools
 import math
 from collections import namedtuple
 from pathlib import Path
@@ -111,13 +112,13 @@ class Table:
 
     def __init__(self, columns: Sequence[str], data: dict[str, list], kinds: dict[str, str],
                  frame: Callable[[], pd.DataFrame] | None = None, index: list[int] | None = None,
-                 csv_columns: dict[str, Callable[[], list[str]]] | None = None):
+                 arrays: dict[str, np.ndarray] | None = None):
         self.columns = list(columns)
         self.data = data
         self.kinds = kinds
         self._frame_factory = frame
         self._frame = None
-        self._csv_columns = csv_columns or {}
+        self._arrays = arrays or {}  # float columns kept as numpy arrays too, for writing them
         n = len(data[self.columns[0]]) if self.columns else 0
         self.index = list(range(n)) if index is None else index
 
@@ -131,12 +132,7 @@ class Table:
             values = [row.get(c) for row in rows]
             kinds[c] = column_kind(values)
             data[c] = _as_kind(values, kinds[c])
-
-        def frame():
-            import pandas as pd
-
-            return pd.DataFrame(rows, columns=columns)
-        return cls(columns, data, kinds, frame)
+        return cls(columns, data, kinds, functools.partial(_rows_frame, rows, columns))
 
     @classmethod
     def from_frame(cls, df: pd.DataFrame) -> Table:
@@ -210,7 +206,7 @@ class Table:
         if self._frame is not None and self._frame_factory is None:  # a DataFrame's own table
             self._frame.to_csv(path, index=False)
             return
-        cells = [self._csv_columns[c]() if c in self._csv_columns else _csv_cells(self.data[c], self.kinds[c])
+        cells = [_float_cells(self._arrays[c]) if c in self._arrays else _csv_cells(self.data[c], self.kinds[c])
                  for c in self.columns]
         with open(path, "w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
@@ -221,7 +217,7 @@ class Table:
     def from_arrays(cls, columns: Sequence[str], blocks: list[dict], frame: Callable[[], pd.DataFrame]) -> Table:
         """A long table made of blocks of equal-length columns (numpy arrays or one scalar each),
         as `pd.concat([pd.DataFrame(block) for block in blocks], ignore_index=True)` makes it."""
-        data, kinds, cells = {}, {}, {}
+        data, kinds, arrays = {}, {}, {}
         lengths = [max((len(v) for v in b.values() if isinstance(v, np.ndarray)), default=1) for b in blocks]
         for c in columns:
             parts = [b[c] if isinstance(b[c], np.ndarray) else np.full(n, b[c], dtype=object if isinstance(b[c], str)
@@ -234,8 +230,14 @@ class Table:
             kinds[c] = kind
             data[c] = arr.tolist()
             if kind == FLOAT:
-                cells[c] = (lambda a: lambda: _float_cells(a))(arr)
-        return cls(columns, data, kinds, frame, csv_columns=cells)
+                arrays[c] = arr
+        return cls(columns, data, kinds, frame, arrays=arrays)
+
+
+def _rows_frame(rows: list[dict], columns) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _float_cells(a: np.ndarray) -> list[str]:

@@ -156,3 +156,16 @@ def _full_p(series, stdtr) -> float:
     resid = y - b * x
     se = math.sqrt(float(np.dot(resid, resid)) / max(dof, 1) / float(np.dot(x, x)))
     return (0.0 if b > 0 else 1.0) if se == 0 else float(1.0 - stdtr(max(dof, 1), b / se))
+
+
+def test_results_pickle_with_their_lazy_tables(results):
+    """A Results survives pickling (as a worker or a cache would send it) with the same summary and DataFrames."""
+    import pickle
+
+    scenario = cs.load_scenario(EXAMPLE)
+    fresh = cs.Results(scenario, results.seed, results.outputs)
+    copied = pickle.loads(pickle.dumps(fresh))  # before any DataFrame was built
+    assert copied.summary() == fresh.summary()
+    assert copied.flows.equals(fresh.flows) and copied.queues().equals(fresh.queues())
+    again = pickle.loads(pickle.dumps(copied))  # with its DataFrames built
+    assert again.nodes.equals(fresh.nodes) and again.format_tables() == fresh.format_tables()
