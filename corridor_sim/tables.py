@@ -125,14 +125,13 @@ class Table:
     @classmethod
     def from_rows(cls, rows: list[dict], columns: Sequence[str] | None = None) -> Table:
         """The table of `pd.DataFrame(rows, columns=columns)`, which `frame()` builds on demand."""
-        if columns is None:
-            columns = list(dict.fromkeys(k for row in rows for k in row))
+        names = list(dict.fromkeys(k for row in rows for k in row)) if columns is None else columns
         data, kinds = {}, {}
-        for c in columns:
+        for c in names:
             values = [row.get(c) for row in rows]
             kinds[c] = column_kind(values)
             data[c] = _as_kind(values, kinds[c])
-        return cls(columns, data, kinds, functools.partial(_rows_frame, rows, columns))
+        return cls(names, data, kinds, functools.partial(_rows_frame, rows, columns))
 
     @classmethod
     def from_frame(cls, df: pd.DataFrame) -> Table:
