@@ -526,6 +526,13 @@ class Results:
         """Queue length at each facility, sampled daily, per replication (long format)."""
         return self._queues_table().frame()
 
+    def _queues_view(self) -> Table:
+        """The queues table as write() reads it: from `queues()` where a subclass (or a caller)
+        replaced that method, as before; else without pandas."""
+        if getattr(type(self), "queues", None) is not _RESULTS_QUEUES:
+            return Table.from_frame(self.queues())
+        return self._queues_table()
+
     def _queues_table(self) -> Table:
         blocks = [{"replication": out.replication, "node": node_id, "time_days": out.samples_h[: len(q)] / 24.0,
                    "queue": q} for out in self.outputs for node_id, q in out.queue_samples.items()]
@@ -763,7 +770,7 @@ class Results:
             self._view("nodes").to_csv(tmp / "nodes.csv")
             self._view("services").to_csv(tmp / "services.csv")
             self._view("segments").to_csv(tmp / "segments.csv")
-            self._queues_table().to_csv(tmp / "queues.csv")
+            self._queues_view().to_csv(tmp / "queues.csv")
             if shipments:
                 from corridor_sim.results_dir import write_shipment_tables  # pandas and pyarrow
 
@@ -773,6 +780,9 @@ class Results:
                 extra(tmp)
         return write_folder(out_dir, self.scenario, fill, command=command, seed=self.seed,
                             replications=self.replications, force=force)
+
+
+_RESULTS_QUEUES = Results.queues  # Results' own queues(), to tell whether it was replaced
 
 
 def write_folder(out_dir: str | Path, scenario: Scenario | None, fill, command: str, seed: int,
