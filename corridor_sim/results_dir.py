@@ -139,13 +139,18 @@ def choose_encodings(table) -> dict[str, str]:
     n = table.num_rows
     if n == 0:
         return out
-    starts = np.unique(np.linspace(0, max(n - _SAMPLE_ROWS, 0), _SAMPLE_CHUNKS).astype(np.int64))
+    # The whole column if it is small, else chunks that do not overlap (repeated rows would favour
+    # whatever encoding zstd finds the repeat in).
+    if n <= _SAMPLE_CHUNKS * _SAMPLE_ROWS:
+        starts, rows = np.array([0]), n
+    else:
+        starts, rows = np.linspace(0, n - _SAMPLE_ROWS, _SAMPLE_CHUNKS).astype(np.int64), _SAMPLE_ROWS
     for name in table.column_names:
         col = table.column(name)
         kind = "float" if pa.types.is_floating(col.type) else "int" if pa.types.is_integer(col.type) else None
         if kind is None:
             continue
-        sample = pa.table({"x": pa.concat_arrays([c for s in starts for c in col.slice(int(s), _SAMPLE_ROWS).chunks])})
+        sample = pa.table({"x": pa.concat_arrays([c for s in starts for c in col.slice(int(s), rows).chunks])})
         sizes = {}
         for enc in _CANDIDATES[kind]:
             buf = io.BytesIO()
