@@ -14,7 +14,9 @@ One file per table (rather than a folder per replication) keeps the folder one l
 with a single ``pd.read_parquet(path)``. Categorical columns are dictionary-encoded, ids int32,
 hours float32 in the shipments and stages files (float64 in the stop logs), flags bool; columns that
 follow from others are not stored and are put back on reading. Each column's unit is also in the
-file's field metadata. docs/outputs.md lists every column and the precision kept. ``--format csv``
+file's field metadata. Each numeric column gets the encoding that compresses it best on a sample
+(`choose_encodings`), and the shipments are stored by flow within a replication (`SHIPMENT_ORDER`).
+docs/outputs.md lists every column and the precision kept. ``--format csv``
 writes ``shipments.csv`` and ``stages.csv.gz`` instead (the first version's layout, every column,
 float64); `load_results_dir` reads either layout, and the Parquet one of earlier versions.
 """
@@ -62,8 +64,8 @@ STAGE_FLOAT32 = ("start_h", "end_h")
 SHIPMENT_DERIVED = ("transit_days", "measured", "cost_usd", "co2_kg")
 # shipments.parquet's rows within a replication: by flow, then shipment number. A flow's shipments
 # share their routes and similar journeys, so flow and route come in long runs and the hours of
-# neighbouring rows are close (about 30% fewer bytes than in shipment order); read_results puts the
-# rows back in shipment order.
+# neighbouring rows are close (19% fewer bytes than in shipment order on the base INSTC run);
+# read_results puts the rows back in shipment order.
 SHIPMENT_ORDER = ("flow", "shipment")
 ZSTD_LEVEL = 15
 
