@@ -107,10 +107,10 @@ def write_parquet(frame: pd.DataFrame, path: Path, units: dict[str, str], float3
     encoding = choose_encodings(table)
     reps = frame["replication"].to_numpy()
     starts = [0, *(np.flatnonzero(reps[1:] != reps[:-1]) + 1).tolist(), len(reps)]
+    plain = {c: e for c, e in encoding.items() if e != _DICTIONARY}
     with pq.ParquetWriter(path, table.schema, compression="zstd", compression_level=ZSTD_LEVEL,
-                          column_encoding={c: e for c, e in encoding.items() if e != _DICTIONARY} or None,
-                          use_dictionary=[c for c in table.column_names if encoding.get(c, _DICTIONARY) == _DICTIONARY],
-                          ) as writer:
+                          column_encoding=plain or None,
+                          use_dictionary=[c for c in table.column_names if c not in plain]) as writer:
         for a, b in zip(starts[:-1], starts[1:]):
             if b > a:
                 writer.write_table(table.slice(a, b - a), row_group_size=b - a)
@@ -118,7 +118,8 @@ def write_parquet(frame: pd.DataFrame, path: Path, units: dict[str, str], float3
 
 _DICTIONARY = "RLE_DICTIONARY"
 # Encodings tried per column type: the two Parquet encodings that suit it, and a dictionary.
-_CANDIDATES = {"float": ("BYTE_STREAM_SPLIT", "PLAIN", _DICTIONARY), "int": ("DELTA_BINARY_PACKED", "PLAIN", _DICTIONARY)}
+_CANDIDATES = {"float": ("BYTE_STREAM_SPLIT", "PLAIN", _DICTIONARY),
+               "int": ("DELTA_BINARY_PACKED", "PLAIN", _DICTIONARY)}
 # The sample compressed with each candidate: chunks of consecutive rows (delta and byte-stream-split
 # gain from neighbours) spread over the table, at a fast zstd level (the ranking hardly depends on it).
 _SAMPLE_CHUNKS, _SAMPLE_ROWS, _TRIAL_LEVEL = 8, 8192, 3
