@@ -152,3 +152,49 @@ def test_model_results_are_bit_identical_to_a_plain_simpy_environment(monkeypatc
         np.testing.assert_array_equal(plain.shipments[key], fast.shipments[key], err_msg=key)
     assert plain.facilities == fast.facilities and plain.lines == fast.lines and plain.gates == fast.gates
     assert plain.end_h == fast.end_h
+
+
+def test_started_process_ends_without_an_event_unless_waited_on():
+    """A Started process that ends with nothing waiting is processed at once, without an event (one
+    event, its timeout, against SimPy's three); one that a process waits on ends with SimPy's event,
+    which hands the waiter its value; a failure still crashes the run."""
+
+    def events_of(start) -> tuple[int, object]:
+        env = Clock()
+
+        def job():
+            yield env.timeout(1.0)
+            return "done"
+
+        before = next(env._eid)
+        proc = start(env, job())
+        env.run(until=5.0)
+        # Less the `until` event, its rescheduling when the run stops, and this count's own id.
+        return next(env._eid) - before - 3, proc
+
+    n_started, lone = events_of(Started)
+    n_simpy, _ = events_of(lambda env, g: env.process(g))
+    assert (n_started, n_simpy) == (1, 3) and lone.processed and lone.value == "done"
+
+    env = Clock()
+    got: list = []
+
+    def job(delay, value):
+        yield env.timeout(delay)
+        return value
+
+    def waiter(proc):
+        got.append((yield proc))
+
+    watched = Started(env, job(2.0, "watched"))
+    env.process(waiter(watched))
+    env.run(until=3.0)
+    assert got == ["watched"] and watched.processed
+
+    def broken():
+        yield env.timeout(1.0)
+        raise ZeroDivisionError("inside a journey")
+
+    Started(env, broken())
+    with pytest.raises(ZeroDivisionError, match="inside a journey"):
+        env.run(until=10.0)

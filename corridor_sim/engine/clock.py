@@ -120,6 +120,10 @@ class Started(simpy.Process):
     that time (they all run before normal ones), so that Initialize is the very next event: running
     the generator's first step at once is the same order of events, without the event. Callers do
     their own scheduling first, as they would have before the Initialize ran (engine/arrivals.py).
+
+    Nothing waits on a journey: when its generator returns, the process is marked processed at once
+    rather than scheduled as an event with no callbacks (`_step`). Anything that waits on a Started
+    process (`yield proc`, a condition) from before it ends gets SimPy's event as usual.
     """
 
     def __init__(self, env: Clock, generator):
@@ -127,6 +131,50 @@ class Started(simpy.Process):
         self.callbacks = []
         self._generator = generator
         self._target = None
+        self._resume = self._step  # one bound method, appended to every event the process waits on
         active = env._active_proc
-        self._resume(_GO)  # type: ignore[arg-type]
+        self._step(_GO)  # type: ignore[arg-type]
         env._active_proc = active
+
+    def _step(self, event: Event) -> None:
+        """`simpy.Process._resume` (SimPy 4.1, MIT licence), with one change: a process that ends
+        well while nothing waits on it is marked processed at once instead of being scheduled as an
+        event nobody would see (a journey's end: one event a shipment fewer)."""
+        env = self.env
+        env._active_proc = self
+        generator = self._generator
+        while True:
+            try:
+                if event._ok:
+                    event = generator.send(event._value)
+                else:
+                    event._defused = True  # the process handles the failure (or fails itself)
+                    exc = type(event._value)(*event._value.args)
+                    exc.__cause__ = event._value
+                    event = generator.throw(exc)
+            except StopIteration as stop:
+                event = None
+                self._ok = True
+                self._value = stop.args[0] if stop.args else None
+                if self.callbacks:
+                    env.schedule(self)
+                else:
+                    self.callbacks = None  # processed: as SimPy would leave it, without the event
+                break
+            except BaseException as err:
+                event = None
+                self._ok = False
+                err.__traceback__ = err.__traceback__.tb_next
+                self._value = err
+                env.schedule(self)  # a failure crashes the run unless something handles it
+                break
+            try:
+                if event.callbacks is not None:
+                    event.callbacks.append(self._resume)
+                    break
+            except AttributeError:
+                if hasattr(event, "callbacks"):
+                    raise
+                raise RuntimeError(f'Invalid yield value "{event}"') from None
+        self._target = event
+        env._active_proc = None
