@@ -249,33 +249,34 @@ class CorridorModel:
         a frame per step); any other step, and a subclass's own version of these, is delegated.
         """
         env, rec = self.env, self.recorder
+        timeout, record = env.timeout, rec.stage  # looked up once; env._now is env.now without the property
         for step, args in plan:
             f = getattr(step, "__func__", None)
             if f is _HANDLE:
                 facility, place, stage = args
-                arrived_h = env.now
+                arrived_h = env._now
                 wait = facility.request()
                 if wait is not None:
                     yield wait
-                started_h = env.now
-                yield env.timeout(facility.sample_service_time_h())
+                started_h = env._now
+                yield timeout(facility.sample_service_time_h())
                 facility.release()
                 if started_h > arrived_h:
-                    rec.stage(shipment, QUEUE, place, arrived_h, started_h)
-                rec.stage(shipment, stage, place, started_h, env.now)
+                    record(shipment, QUEUE, place, arrived_h, started_h)
+                record(shipment, stage, place, started_h, env._now)
             elif f is _DRIVE:
                 segment, place, gate = args
                 if gate is not None:
-                    arrived_h = env.now
+                    arrived_h = env._now
                     yield gate.enter()
-                    rec.stage(shipment, WAIT, place, arrived_h, env.now)
-                start_h = env.now
-                yield env.timeout(self.running_time_h(segment))
-                rec.stage(shipment, TRAVEL, place, start_h, env.now)
+                    record(shipment, WAIT, place, arrived_h, env._now)
+                start_h = env._now
+                yield timeout(self.running_time_h(segment))
+                record(shipment, TRAVEL, place, start_h, env._now)
             elif f is _RIDE:
                 group, to = args
                 done = env.event()
-                self.runner.board_later(group, Waiting(shipment, teu, -1, -1, env.now, done, to, self.pools.next_seq()))
+                self.runner.board_later(group, Waiting(shipment, teu, -1, -1, env._now, done, to, self.pools.next_seq()))
                 yield done
             else:
                 yield from step(shipment, teu, *args)
