@@ -198,3 +198,18 @@ def test_started_process_ends_without_an_event_unless_waited_on():
     Started(env, broken())
     with pytest.raises(ZeroDivisionError, match="inside a journey"):
         env.run(until=10.0)
+
+
+def test_a_replaced_step_sees_every_event():
+    """An environment whose `step` is replaced (an observer of every event) runs SimPy's loop, which
+    calls it once an event, and the run's trace is unchanged."""
+    env = Clock()
+    step, calls = env.step, []
+
+    def watched_step():
+        calls.append(env.peek())
+        step()
+
+    env.step = watched_step
+    trace = _toy(env)
+    assert trace == _toy(simpy.Environment()) and len(calls) > 1000
