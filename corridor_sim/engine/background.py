@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import simpy
 
+from corridor_sim.engine.clock import FastTimeout, Started
 from corridor_sim.scenario.schema import Background, Segment
 
 
@@ -29,7 +30,7 @@ class BackgroundTraffic:
         self.segment_entries: dict[str, int] = {}    # "<segment id>@<from node>" -> vehicles entering
         for item in model.scenario.background:
             legs = [self._segment(item, a, b) for a, b in zip(item.route, item.route[1:])]
-            self.env.process(self._source(item, legs))
+            self._source(item, legs)
 
     def _segment(self, item: Background, a: str, b: str) -> Segment:
         # Checks guarantee a segment of the item's mode joins each pair; the first is taken.
@@ -39,21 +40,28 @@ class BackgroundTraffic:
         for counts in (self.arrivals, self.facility_arrivals, self.segment_entries):
             counts.clear()
 
-    def _source(self, item: Background, legs: list[Segment]):
+    def _source(self, item: Background, legs: list[Segment]) -> None:
+        """Schedule the item's vehicles: each arrival is a timeout whose callback schedules the next
+        one and starts the vehicle at once (engine/arrivals.py explains why, and why the events are
+        those of a source process, in the same order)."""
+        env = self.env
         rng = self.model._rng(f"background:{item.id}")
         gap_h = 24.0 / item.vehicles_per_day
         start_h = item.start_day * 24.0
         end_h = item.end_day * 24.0 if item.end_day is not None else float("inf")
         poisson = item.arrivals == "poisson"
-        yield self.env.timeout(start_h + (0.0 if poisson else rng.uniform(0, gap_h)))
-        while True:
-            if poisson:
-                yield self.env.timeout(rng.exponential(gap_h))
-            if self.env.now >= end_h:
+
+        def arrive(_event) -> None:
+            if env._now >= end_h:
                 return
-            self.env.process(self._vehicle(item, legs))
-            if not poisson:
-                yield self.env.timeout(gap_h)
+            FastTimeout(env, rng.exponential(gap_h) if poisson else gap_h).callbacks.append(arrive)
+            Started(env, self._vehicle(item, legs))
+
+        if poisson:  # the first gap is drawn at start_day, as the vehicles' every other gap
+            FastTimeout(env, start_h).callbacks.append(
+                lambda _event: FastTimeout(env, rng.exponential(gap_h)).callbacks.append(arrive))
+        else:
+            FastTimeout(env, start_h + rng.uniform(0, gap_h)).callbacks.append(arrive)
 
     def _vehicle(self, item: Background, legs: list[Segment]):
         """One background vehicle's itinerary: node by node, segment by segment."""

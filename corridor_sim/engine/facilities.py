@@ -86,10 +86,11 @@ class Facility:
         now = self.env._now
         dt = now - self._last_h
         if dt:  # _advance, inline: it runs at every arrival at and departure from every facility
+            busy, servers = self.busy, self.servers
             self.queue_total += len(self.queue) * dt
-            self.busy_total += self.busy * dt
-            self.busy_open_total += min(self.busy, self.servers) * dt
-            self.open_total += self.servers * dt
+            self.busy_total += busy * dt
+            self.busy_open_total += (busy if busy < servers else servers) * dt
+            self.open_total += servers * dt
             self._last_h = now
         self.arrivals += 1
         if self.busy < self.servers and not self.queue:
@@ -105,13 +106,15 @@ class Facility:
         now = self.env._now
         dt = now - self._last_h
         if dt:  # _advance, inline: it runs at every arrival at and departure from every facility
+            busy, servers = self.busy, self.servers
             self.queue_total += len(self.queue) * dt
-            self.busy_total += self.busy * dt
-            self.busy_open_total += min(self.busy, self.servers) * dt
-            self.open_total += self.servers * dt
+            self.busy_total += busy * dt
+            self.busy_open_total += (busy if busy < servers else servers) * dt
+            self.open_total += servers * dt
             self._last_h = now
         self.busy -= 1
-        self._start_waiting()
+        if self.queue:
+            self._start_waiting()
 
     def _start_waiting(self) -> None:
         start_h, end_h = self.window_h

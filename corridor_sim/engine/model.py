@@ -22,7 +22,9 @@ import simpy
 
 from corridor_sim.calendar import month_edges_h, windows
 from corridor_sim.distributions import _blocks, sampler_of
+from corridor_sim.engine.arrivals import Arrivals
 from corridor_sim.engine.choice import Chooser
+from corridor_sim.engine.clock import Clock
 from corridor_sim.engine.empties import EmptyBoxes
 from corridor_sim.engine.facilities import Facility, SegmentGate
 from corridor_sim.engine.fleets import build_fleets, fleet_outputs
@@ -34,7 +36,6 @@ from corridor_sim.engine.streams import stream
 from corridor_sim.network import CorridorNetwork, RideLeg, RoadLeg, Route, changes_vehicle, handling_time
 from corridor_sim.scenario.schema import Scenario, Segment
 
-HOURS_PER_YEAR = 365.0 * 24.0
 QUEUE, WAIT, TRAVEL = int(Stage.QUEUE), int(Stage.WAIT), int(Stage.TRAVEL)
 SAMPLE_EVERY_H = 24.0
 DEFAULT_MIN_DRAIN_DAYS = 30.0
@@ -73,7 +74,7 @@ class CorridorModel:
         self.network = network or CorridorNetwork.from_scenario(scenario)
         self.replication = replication
         self.seed = scenario.simulation.seed if seed is None else seed
-        self.env = simpy.Environment()
+        self.env = Clock()
         self.horizon_h = scenario.simulation.horizon_days * 24.0
         self.warmup_h = scenario.simulation.warmup_days * 24.0
         self.sample_queues = sample_queues
@@ -123,7 +124,8 @@ class CorridorModel:
             routes = self.network.routes_for(flow)
             first = len(self.routes)
             self.routes.extend((f, r) for r in routes)
-            self.env.process(self._source(f, flow, list(range(first, len(self.routes)))))
+            shares = np.array([r.share for r in routes])
+            Arrivals(self, f, flow, list(range(first, len(self.routes))), lambda rng, s=shares: _route_picker(rng, s))
         self.plans = [self.plan(route) for _, route in self.routes]
         self.empties = EmptyBoxes(self) if any(f.empty_return_share > 0 for f in scenario.demand) else None
         self.drain_h = self._drain_h()
@@ -206,35 +208,6 @@ class CorridorModel:
 
     # ------------------------------------------------------------------ processes
 
-    def _source(self, f: int, flow, route_ids: list[int]):
-        """Create the flow's shipments: Poisson or regular arrivals at teu_per_year / shipment_teu."""
-        rng = self._rng(f"arrivals:{flow.id}")
-        choose = self._rng(f"routes:{flow.id}")
-        shares = np.array([self.routes[r][1].share for r in route_ids])
-        mean_gap_h = HOURS_PER_YEAR * flow.shipment_teu / flow.teu_per_year
-        poisson = flow.arrivals == "poisson"
-        if not poisson:
-            yield self.env.timeout(rng.uniform(0, mean_gap_h))  # a random phase, then regular
-        chooser = self.choice.flows.get(f) if self.choice is not None else None  # engine/choice.py
-        # Block draws (the streams serve nothing else): the numbers of one-by-one numpy calls, in order.
-        gap = _blocks(lambda n: rng.exponential(mean_gap_h, n)) if poisson else None
-        pick = _route_picker(choose, shares) if len(route_ids) > 1 else None
-        while True:
-            if poisson:
-                yield self.env.timeout(gap())
-            if chooser is not None:
-                c = chooser.origin(self.env.now, flow.shipment_teu)
-                r = route_ids[c]
-            else:
-                r = route_ids[0] if pick is None else route_ids[pick()]
-            index = self.recorder.new_shipment(f, r, flow.shipment_teu, self.env.now)
-            if chooser is not None and chooser.en_route:
-                self.env.process(chooser.journey(index, c, flow.shipment_teu, self.env.now))
-            else:
-                self.env.process(self.journey(index, self.plans[r], flow.shipment_teu))
-            if not poisson:
-                yield self.env.timeout(mean_gap_h)
-
     def plan(self, route: Route, starts: list | None = None) -> list[tuple]:
         """A route as the steps a shipment takes: (process function, its arguments) each.
 
@@ -276,33 +249,34 @@ class CorridorModel:
         a frame per step); any other step, and a subclass's own version of these, is delegated.
         """
         env, rec = self.env, self.recorder
+        timeout, record = env.timeout, rec.stage  # looked up once; env._now is env.now without the property
         for step, args in plan:
             f = getattr(step, "__func__", None)
             if f is _HANDLE:
                 facility, place, stage = args
-                arrived_h = env.now
+                arrived_h = env._now
                 wait = facility.request()
                 if wait is not None:
                     yield wait
-                started_h = env.now
-                yield env.timeout(facility.sample_service_time_h())
+                started_h = env._now
+                yield timeout(facility.sample_service_time_h())
                 facility.release()
                 if started_h > arrived_h:
-                    rec.stage(shipment, QUEUE, place, arrived_h, started_h)
-                rec.stage(shipment, stage, place, started_h, env.now)
+                    record(shipment, QUEUE, place, arrived_h, started_h)
+                record(shipment, stage, place, started_h, env._now)
             elif f is _DRIVE:
                 segment, place, gate = args
                 if gate is not None:
-                    arrived_h = env.now
+                    arrived_h = env._now
                     yield gate.enter()
-                    rec.stage(shipment, WAIT, place, arrived_h, env.now)
-                start_h = env.now
-                yield env.timeout(self.running_time_h(segment))
-                rec.stage(shipment, TRAVEL, place, start_h, env.now)
+                    record(shipment, WAIT, place, arrived_h, env._now)
+                start_h = env._now
+                yield timeout(self.running_time_h(segment))
+                record(shipment, TRAVEL, place, start_h, env._now)
             elif f is _RIDE:
                 group, to = args
                 done = env.event()
-                self.runner.board_later(group, Waiting(shipment, teu, -1, -1, env.now, done, to, self.pools.next_seq()))
+                self.runner.board_later(group, Waiting(shipment, teu, -1, -1, env._now, done, to, self.pools.next_seq()))
                 yield done
             else:
                 yield from step(shipment, teu, *args)

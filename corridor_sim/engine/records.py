@@ -234,18 +234,19 @@ class SummaryRecorder(_Cohort):
         self.month_hist = [[array("i", bytes(4 * (self.month_bins + 1))) for _ in range(months)]
                            for _ in range(n_flows)]
 
-    def _month(self, time_h: float) -> int:
-        return bisect_right(self.month_edges, time_h) - 1
-
     def new_shipment(self, flow: int, route: int, teu: float, created_h: float) -> int:
         index = self.count
         self.count += 1
         self.created_all[flow] += 1
-        if self.warmup_h <= created_h < self.horizon_h:
+        self.in_system_teu[flow] += teu
+        if self.warmup_h <= created_h < self.horizon_h:  # the measured cohort (_Cohort._created, inline)
+            self.open_measured += 1
             self.created[flow] += 1
-            self.month_created[flow][self._month(created_h)] += 1
-        self.active[index] = [flow, route, teu, created_h, *_ZEROS]
-        self._created(flow, teu, created_h)
+            month = bisect_right(self.month_edges, created_h) - 1
+            self.month_created[flow][month] += 1
+        else:
+            month = None  # not of the measured cohort
+        self.active[index] = [flow, route, teu, created_h, *_ZEROS, month]
         return index
 
     def stage(self, shipment: int, stage: int, place: int, start_h: float, end_h: float) -> None:
@@ -271,21 +272,23 @@ class SummaryRecorder(_Cohort):
             prev = x
 
     def delivered(self, shipment: int, now_h: float) -> None:
-        flow, route, teu, created_h, *totals = self.active.pop(shipment)
-        self._delivered(flow, teu, created_h)
+        row = self.active.pop(shipment)
+        flow, teu = row[0], row[2]
+        self.in_system_teu[flow] -= teu
         self.delivered_all[flow] += 1
         if self.warmup_h <= now_h <= self.horizon_h:
             self.window_teu[flow] += teu
-        if self.warmup_h <= created_h < self.horizon_h:
-            transit_h = now_h - created_h
+        month = row[-1]
+        if month is not None:  # of the measured cohort
+            self.open_measured -= 1  # _Cohort._delivered, inline
+            if self.open_measured == 0 and self.done is not None and not self.done.triggered:
+                self.done.succeed()
+            transit_h = now_h - row[3]
             self.delivered_n[flow] += 1
             self.transit_h_sum[flow] += transit_h
-            sums = self.stage_h_sum[flow]
-            for k in range(N_STAGES):
-                sums[k] += totals[k]
-            self.route_teu[route] += teu
+            self.stage_h_sum[flow] = [a + b for a, b in zip(self.stage_h_sum[flow], row[4:-1])]
+            self.route_teu[row[1]] += teu
             self.hist[flow][min(int(transit_h / 24.0 / self.BIN_DAYS), self.bins)] += 1
-            month = self._month(created_h)
             self.month_delivered[flow][month] += 1
             self.month_hist[flow][month][min(int(transit_h / 24.0 / self.MONTH_BIN_DAYS), self.month_bins)] += 1
 

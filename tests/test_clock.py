@@ -1,0 +1,215 @@
+"""The Clock (engine/clock.py) drives SimPy's events in SimPy's own order: every result is the same."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import simpy
+
+import corridor_sim.engine.model as model_module
+from corridor_sim import load_scenario
+from corridor_sim.engine.clock import Clock, Started
+from corridor_sim.engine.model import CorridorModel
+
+SCENARIOS = Path(__file__).parent / "scenarios"
+
+
+def _toy(env: simpy.Environment) -> list:
+    """A model using every SimPy feature the engine uses; returns its trace of (time, what)."""
+    trace: list = []
+    rng = np.random.default_rng(7)
+    server = simpy.Resource(env, capacity=2)
+    store = simpy.Store(env)
+
+    def customer(i):
+        with server.request() as req:
+            yield req
+            trace.append((env.now, "start", i))
+            yield env.timeout(float(rng.exponential(1.0)))
+        store.put(i)
+        trace.append((env.now, "done", i))
+
+    def source():
+        for i in range(300):
+            yield env.timeout(float(rng.exponential(0.6)))
+            env.process(customer(i))
+        yield env.timeout(1.0)
+
+    def collector():
+        while True:
+            got = yield store.get() | env.timeout(5.0)
+            trace.append((env.now, "got", tuple(sorted(str(v) for v in got.values()))))
+
+    def sleeper():
+        try:
+            yield env.timeout(1e6)
+        except simpy.Interrupt as stop:
+            trace.append((env.now, "interrupted", stop.cause))
+        yield env.all_of([env.timeout(2.0), env.timeout(3.0)])
+        trace.append((env.now, "both"))
+        failing = env.event()
+        failing.fail(ValueError("handled"))
+        try:
+            yield failing
+        except ValueError as err:
+            trace.append((env.now, "caught", str(err)))
+
+    def waker(victim):
+        yield env.timeout(42.0)
+        victim.interrupt("wake")
+
+    env.process(source())
+    env.process(collector())
+    env.process(waker(env.process(sleeper())))
+    env.run(until=100.0)
+    trace.append((env.now, "paused"))
+    env.run(until=env.timeout(50.0))
+    trace.append((env.now, "paused again"))
+    env.run(until=400.0)
+    return trace
+
+
+def test_clock_gives_simpys_trace_event_for_event():
+    """Resources, stores, conditions, interrupts, a handled failure and runs resumed after `until`
+    give the same trace, at the same times, with the Clock as with simpy.Environment."""
+    plain, fast = _toy(simpy.Environment()), _toy(Clock())
+    assert len(plain) > 900 and fast == plain
+
+
+def test_clock_crashes_on_an_unhandled_failure_as_simpy_does():
+    """A failed event nobody waits on stops the run with (a copy of) its exception."""
+    for env in (simpy.Environment(), Clock()):
+        env.timeout(1.0)
+        env.event().fail(KeyError("nobody handles this"))
+        with pytest.raises(KeyError, match="nobody handles this"):
+            env.run(until=10.0)
+
+
+def test_clock_keeps_simpys_until_rules():
+    """`until` at or before now is refused; an event already processed returns its value at once;
+    with no events left before `until` the run ends at `until`."""
+    env = Clock()
+    env.run(until=5.0)
+    assert env.now == 5.0
+    with pytest.raises(ValueError):
+        env.run(until=5.0)
+    done = env.timeout(1.0, value="v")
+    assert env.run(until=done) == "v" and env.now == 6.0
+    assert env.run(until=done) == "v"
+    with pytest.raises(RuntimeError, match="No scheduled events left"):
+        env.run(until=env.event())
+
+
+def test_started_process_runs_as_an_initialized_one():
+    """A process started at once from a normal event's callback (Started) gives the same trace as one
+    started by SimPy's Initialize event; it is alive until its generator returns, and its value is
+    the generator's."""
+
+    def run(start_now: bool) -> tuple[list, object]:
+        env = Clock()
+        trace: list = []
+
+        def job(i):
+            trace.append((env.now, "begin", i))
+            yield env.timeout(0.5 * (i % 3))
+            trace.append((env.now, "end", i))
+            return i * 10
+
+        procs = []
+
+        def arrive(i):
+            def callback(_event):
+                nxt = env.timeout(1.0)  # the next arrival first, as a source process would
+                if i < 20:
+                    nxt.callbacks.append(arrive(i + 1))
+                procs.append(Started(env, job(i)) if start_now else env.process(job(i)))
+            return callback
+
+        env.timeout(0.25).callbacks.append(arrive(0))
+        other = env.timeout(1.25)  # ties with arrivals: order must follow the queue's ids
+        other.callbacks.append(lambda e: trace.append((env.now, "other")))
+        env.run(until=30.0)
+        return trace, [p.value for p in procs]
+
+    initialized, started = run(False), run(True)
+    assert len(initialized[0]) == 43 and started == initialized
+
+
+@pytest.mark.parametrize("name", ["together/all_mechanisms.yaml", "choice/two_posts.yaml",
+                                  "infrastructure/single_track_meet.yaml", "fleets/shuttle.yaml"])
+def test_model_results_are_bit_identical_to_a_plain_simpy_environment(monkeypatch, name):
+    """A replication on the Clock gives exactly the arrays and statistics it gives on simpy.Environment."""
+    sc = load_scenario(SCENARIOS / name)
+    outputs = []
+    for env_class in (simpy.Environment, Clock):
+        monkeypatch.setattr(model_module, "Clock", env_class)
+        outputs.append(CorridorModel(sc, seed=11).run())
+    plain, fast = outputs
+    assert len(plain.shipments["flow"]) > 50
+    for key in plain.shipments:
+        np.testing.assert_array_equal(plain.shipments[key], fast.shipments[key], err_msg=key)
+    assert plain.facilities == fast.facilities and plain.lines == fast.lines and plain.gates == fast.gates
+    assert plain.end_h == fast.end_h
+
+
+def test_started_process_ends_without_an_event_unless_waited_on():
+    """A Started process that ends with nothing waiting is processed at once, without an event (one
+    event, its timeout, against SimPy's three); one that a process waits on ends with SimPy's event,
+    which hands the waiter its value; a failure still crashes the run."""
+
+    def events_of(start) -> tuple[int, object]:
+        env = Clock()
+
+        def job():
+            yield env.timeout(1.0)
+            return "done"
+
+        before = next(env._eid)
+        proc = start(env, job())
+        env.run(until=5.0)
+        # Less the `until` event, its rescheduling when the run stops, and this count's own id.
+        return next(env._eid) - before - 3, proc
+
+    n_started, lone = events_of(Started)
+    n_simpy, _ = events_of(lambda env, g: env.process(g))
+    assert (n_started, n_simpy) == (1, 3) and lone.processed and lone.value == "done"
+
+    env = Clock()
+    got: list = []
+
+    def job(delay, value):
+        yield env.timeout(delay)
+        return value
+
+    def waiter(proc):
+        got.append((yield proc))
+
+    watched = Started(env, job(2.0, "watched"))
+    env.process(waiter(watched))
+    env.run(until=3.0)
+    assert got == ["watched"] and watched.processed
+
+    def broken():
+        yield env.timeout(1.0)
+        raise ZeroDivisionError("inside a journey")
+
+    Started(env, broken())
+    with pytest.raises(ZeroDivisionError, match="inside a journey"):
+        env.run(until=10.0)
+
+
+def test_a_replaced_step_sees_every_event():
+    """An environment whose `step` is replaced (an observer of every event) runs SimPy's loop, which
+    calls it once an event, and the run's trace is unchanged."""
+    env = Clock()
+    step, calls = env.step, []
+
+    def watched_step():
+        calls.append(env.peek())
+        step()
+
+    env.step = watched_step
+    trace = _toy(env)
+    assert trace == _toy(simpy.Environment()) and len(calls) > 1000
