@@ -213,3 +213,23 @@ def test_a_replaced_step_sees_every_event():
     env.step = watched_step
     trace = _toy(env)
     assert trace == _toy(simpy.Environment()) and len(calls) > 1000
+
+
+def test_a_finished_started_process_is_freed_without_the_cycle_collector():
+    """A journey's process holds no reference cycle: once it ends and nothing refers to it, reference
+    counting frees it (the engine makes the cycle collector rare during a run)."""
+    import gc
+    import weakref
+
+    env = Clock()
+
+    def job():
+        yield env.timeout(1.0)
+
+    gc.disable()
+    try:
+        ref = weakref.ref(Started(env, job()))
+        env.run(until=2.0)
+        assert ref() is None
+    finally:
+        gc.enable()

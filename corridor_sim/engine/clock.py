@@ -127,7 +127,7 @@ class Started(simpy.Process):
     their own scheduling first, as they would have before the Initialize ran (engine/arrivals.py).
 
     Nothing waits on a journey: when its generator returns, the process is marked processed at once
-    rather than scheduled as an event with no callbacks (`_step`). Anything that waits on a Started
+    rather than scheduled as an event with no callbacks (`_resume`). Anything that waits on a Started
     process (`yield proc`, a condition) from before it ends gets SimPy's event as usual.
     """
 
@@ -136,12 +136,11 @@ class Started(simpy.Process):
         self.callbacks = []
         self._generator = generator
         self._target = None
-        self._resume = self._step  # one bound method, appended to every event the process waits on
         active = env._active_proc
-        self._step(_GO)  # type: ignore[arg-type]
+        self._resume(_GO)  # type: ignore[arg-type]
         env._active_proc = active
 
-    def _step(self, event: Event) -> None:
+    def _resume(self, event: Event) -> None:
         """`simpy.Process._resume` (SimPy 4.1, MIT licence), with one change: a process that ends
         well while nothing waits on it is marked processed at once instead of being scheduled as an
         event nobody would see (a journey's end: one event a shipment fewer)."""
