@@ -40,7 +40,7 @@ import numpy as np
 import simpy
 
 from corridor_sim.calendar import windows
-from corridor_sim.engine.estimates import PIPELINE_TAU_H, StateEstimates
+from corridor_sim.engine.estimates import PIPELINE_TAU_H, REFRESH_H, StateEstimates
 from corridor_sim.engine.records import Stage
 from corridor_sim.network import RideLeg, RoadLeg, Route, changes_vehicle
 
@@ -169,7 +169,8 @@ class FlowChooser:
         """Expected hours to the door of each option at a decision point, as the chooser sees them."""
         snaps = self.snapshots[key]
         shared = self.shared
-        shared.refresh(now)  # a new epoch if the last is REFRESH_H old
+        if now - shared.epoch_h >= REFRESH_H:
+            shared.refresh(now)  # a new epoch: the last is REFRESH_H old
         if self.seen[key] != shared.epoch:
             # Flows with the same candidate share its sum (formed once an epoch).
             self.seen[key] = shared.epoch

@@ -325,11 +325,15 @@ class StateEstimates:
                 if users and not self._sorted.get(key):
                     users.sort(key=lambda u: u[2])
                     self._sorted[key] = True
-                users = self._active[key] = [u for u in users if u[0].rate[u[1]] != 0.0]
+                # (its flow's rates and their times, the candidate, hours to the pool) of each
+                users = self._active[key] = [(fc.rate, fc.rate_h, c, to_h) for fc, c, to_h in users
+                                             if fc.rate[c] != 0.0]
+            if not users:
+                return 0.0  # nobody has chosen a way through it yet (the sums below would be 0.0)
             exp = math.exp
-            # Each user's smoothed rate now (FlowChooser.rate_now, inlined: one call per user an hour).
-            rates = [fc.rate[c] * exp((fc.rate_h[c] - now) / PIPELINE_TAU_H) for fc, c, _ in users]
-            to = [u[2] for u in users]
+            # Each user's smoothed rate now (FlowChooser._commit's decay, to now).
+            rates = [rate[c] * exp((rate_h[c] - now) / PIPELINE_TAU_H) for rate, rate_h, c, _ in users]
+            to = [u[3] for u in users]
             # Prefix sums (added one by one, in order): of rate x hours of the users nearer than
             # each, and of the rates of the users from each on.
             before = list(accumulate(map(mul, rates, to), initial=0.0))
