@@ -356,7 +356,7 @@ def _set_route(recorder, shipment: int, r: int) -> None:
 
 
 class Chooser:
-    """Every flow's choices in one model, and the estimators of the live state they read."""
+    """Every flow's choices in one model, and the live-state estimates they read (engine/estimates.py)."""
 
     def __init__(self, model):
         self.model = model
