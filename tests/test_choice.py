@@ -17,6 +17,8 @@ from scipy import stats
 
 from corridor_sim import load_scenario
 from corridor_sim.engine import run_replication
+from corridor_sim.engine.estimates import REFRESH_H
+from corridor_sim.engine.model import CorridorModel
 from corridor_sim.experiments import run
 
 CHOICE = Path(__file__).parent / "scenarios" / "choice"
@@ -327,6 +329,44 @@ def test_choosing_at_the_origin_sees_freight_already_on_its_way(tmp_path):
 
 
 # ---------------------------------------------------------------------- reproducible, unchanged without choice
+
+
+def test_state_is_read_at_a_bounded_rate(tmp_path):
+    """Choosers read the live state in epochs at least REFRESH_H apart (or the first after a closure
+    begins), each element at most once an epoch and fewer times than shipments choose, and every
+    choice is made on a reading less than REFRESH_H old."""
+    data = rail_or_road(every_h=6.0)
+    data["disruptions"] = [{"id": "shut", "target": "TRAIN", "start_day": 30, "end_day": 45, "capacity_factor": 0}]
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    model = CorridorModel(load_scenario(path), replication=0, keep_stages=False, summary_only=True)
+    est = model.choice.estimates
+    reads, starts, ages = [], {}, []
+
+    def counted(j, element):
+        def read(now):
+            reads.append((j, est.epoch))
+            starts[est.epoch] = est.epoch_h
+            assert 0.0 <= now - est.epoch_h < REFRESH_H
+            return element(now)
+        return read
+    est.elements[:] = [counted(j, e) for j, e in enumerate(est.elements)]
+    fc = model.choice.flows[0]
+    pick = fc.pick
+
+    def timed_pick(key, now, allowed=None):
+        choice = pick(key, now, allowed)
+        ages.append(now - est.epoch_h)
+        return choice
+    fc.pick = timed_pick
+    model.run()
+    assert len(reads) == len(set(reads)) > 100
+    assert len(reads) < len(est.elements) * len(ages)
+    epochs = sorted(starts.items())
+    shut_h = 30 * 24.0
+    for (_, before_h), (_, start_h) in zip(epochs, epochs[1:]):
+        assert start_h - before_h >= REFRESH_H or before_h < shut_h <= start_h
+    assert len(ages) > 1000 and max(ages) < REFRESH_H
 
 
 @pytest.mark.parametrize("at", ["origin", "every_transfer"])

@@ -10,27 +10,16 @@ candidate of least generalised cost
 
 or, with `logit_scale` theta > 0, candidate i with probability softmax(-theta x GC)_i (a
 multinomial logit). The expected hours are the route's expected running, waiting and handling
-times (network.py) plus what the live state adds:
+times (network.py) plus what the live state adds on the way: queues at facilities, gates, single
+tracks and boarding pools, fleets, freight already on its way, closures (engine/estimates.py).
 
-- a handling facility ahead: nothing if a server is free and nobody queues, else
-  (queue + 1) / open servers x mean handling / rate (the work ahead of an arrival: with one
-  exponential server, (n + 1) / mu for n in the system);
-- a segment gate: its queue x 24 / (paths per day x factor), plus the time to its next free path;
-- a single track: the vehicles waiting at its entry x 2 (section time + switch_h), the cycle of an
-  alternating section (Scott's formula);
-- a ride: the TEU already waiting in its pool / TEU per departure (the mean of its lines, disrupted
-  capacity included), whole departures, x the headway (twice the pool's expected wait); with a fleet
-  on a line of the pool, that line departs at most every round trip / vehicles in service
-  (`fleet_backlog`); at an intermediate stop a departure offers only the room its last call there
-  left (`_room`); and freight already on its way to a pool ahead adds its excess over what the
-  pool's lines carry by the time the chooser gets there (`pipeline_estimator`);
-- a closure (a disruption with `capacity_factor: 0`, or `vehicles_factor: 0` on a service) of a
-  facility, segment or service ahead: the hours until its window ends.
-
-State estimates are cheap: those of a decision point (the origin, or a transfer node) are refreshed
-at most every `REFRESH_H` hours, lazily, when a shipment asks, and kept in a short ring buffer;
-`information_lag_h` makes choosers see the newest estimate at least that old (a *lagged*, not
-smoothed, view: before any such estimate exists, the expected times of the empty corridor).
+State estimates are cheap: the live state is read at most once every `REFRESH_H` hours for the
+whole model (an epoch of engine/estimates.py: every distinct element once, at one instant, when the
+first shipment asks after that); a decision point (the origin, or a transfer node) takes its
+options' expected hours from the newest epoch and keeps them in a short ring buffer;
+`information_lag_h` makes choosers see the newest estimate whose state is at least that old (a
+*lagged*, not smoothed, view: before any such estimate exists, the expected times of the empty
+corridor).
 
 With `at: every_transfer` a shipment also re-chooses where its way on is closed: at the start of a
 leg that cannot move on (`Chooser.closed_now`), and, when a closure begins, if it waits at the gate
@@ -44,23 +33,17 @@ what it drew before, and runs are the same on any number of workers.
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections import deque
 
 import numpy as np
 import simpy
 
 from corridor_sim.calendar import windows
-from corridor_sim.distributions import mean_of
-from corridor_sim.engine.fleets import cycle_legs_h
+from corridor_sim.engine.estimates import PIPELINE_TAU_H, REFRESH_H, StateEstimates
 from corridor_sim.engine.records import Stage
-from corridor_sim.network import RideLeg, RoadLeg, Route, changes_vehicle, handling_time
-from corridor_sim.scenario.schema import Scheduled
+from corridor_sim.network import RideLeg, RoadLeg, Route, changes_vehicle
 
-PIPELINE_TAU_H = 24.0  # the choice rates behind the pipeline estimate are smoothed over a day
-REFRESH_H = 1.0  # at most one state estimate per decision point (and candidate) an hour
-CLOSED_FOR_EVER_H = 1e6  # a closure without end (a season of every day) counts as this many hours
-NO_ROOM_H = 1e4  # a pool whose trains last came through full: no departure with room in sight
 WEEK_H = 7 * 24.0
 HOURS_PER_YEAR = 365.0 * 24.0
 WAIT = int(Stage.WAIT)
@@ -87,7 +70,7 @@ def route_modes(route: Route) -> str:
 
 class _Candidate:
     """One candidate route of a flow: its plan, where each leg's steps start, and per leg the
-    static expected hours, the money cost and the live-state estimators of the rest of the route."""
+    static expected hours, the money cost and the live-state elements of the rest of the route."""
 
     def __init__(self, chooser: "Chooser", r: int, route: Route):
         model = chooser.model
@@ -111,15 +94,18 @@ class _Candidate:
         tail = [e.total_h for e in route.leg_expected]
         self.static_h = [sum(tail[i:]) for i in range(n)]
         self.cost_usd = [chooser.tail_cost(route, i) for i in range(n)]
-        per_leg = [chooser.leg_estimators(route, i) for i in range(n)]
-        last = chooser.end_estimators(route)
         # The pools it rides from, with the expected hours from the origin to each.
         self.rides = [(j, model.pools.group(route.legs[j].pool_key), self.static_h[0] - self.static_h[j])
                       for j in range(n) if isinstance(route.legs[j], RideLeg)]
-        pipes = [[est for j, group, _ in self.rides if j > i
-                  for est in chooser.pipeline_estimator(route.legs[j], group, self.static_h[i] - self.static_h[j])]
-                 for i in range(n)]
-        self.dynamic = [sum(per_leg[i:], []) + pipes[i] + last for i in range(n)]
+        self.estimates = chooser.estimates
+
+    def elements(self, i: int) -> tuple[int, ...]:
+        """The indices of the live-state elements from leg i to the door, in route order (registered
+        only for the legs a decision point offers, so an epoch reads nothing no one asks about)."""
+        est, route = self.estimates, self.route
+        pipes = [e for j, group, _ in self.rides if j > i
+                 for e in est.pipeline(route.legs[j], group, self.static_h[i] - self.static_h[j])]
+        return tuple(sum((est.leg(route, j) for j in range(i, len(route.legs))), []) + pipes + est.end(route))
 
     def next_transfer(self, i: int) -> int | None:
         j = bisect_right(self.transfers, i)
@@ -153,13 +139,17 @@ class FlowChooser:
                     self.points.setdefault(node, []).append((c, i))
         self.live: dict = {}  # journey process -> [candidate, step, since_h, re-chose] (Chooser.closed)
         # The TEU an hour each candidate is being chosen at, smoothed over PIPELINE_TAU_H: freight
-        # committed to the pools ahead but not there yet (read by Chooser.pipeline_estimator).
+        # committed to the pools ahead but not there yet (read by StateEstimates.pipeline).
         self.rate = [0.0] * len(self.cands)
         self.rate_h = [0.0] * len(self.cands)
         for c, cand in enumerate(self.cands):
             for _, group, hours in cand.rides:
-                chooser.pool_users.setdefault(id(group), []).append((self, c, hours))
+                self.shared.pool_users.setdefault(id(group), []).append((self, c, hours))
         self.snapshots: dict[str, deque] = {key: deque() for key in self.points}
+        self.seen = {key: 0 for key in self.points}  # decision point -> the epoch of its newest snapshot
+        # Per option of a decision point: (static hours, its sum's key, its elements).
+        self.terms = {key: [(self.cands[c].static_h[i], (self.cands[c].key, i), self.cands[c].elements(i))
+                            for c, i in opts] for key, opts in self.points.items()}
         self.picked: dict[str, tuple] = {}  # decision point -> (the estimate it was made on, its choice)
         self.static = {key: [self.cands[c].static_h[i] for c, i in opts] for key, opts in self.points.items()}
         self.money = {key: [self.cands[c].cost_usd[i] if self.by_cost else 0.0 for c, i in opts]
@@ -178,22 +168,16 @@ class FlowChooser:
     def expected_h(self, key: str, now: float) -> np.ndarray:
         """Expected hours to the door of each option at a decision point, as the chooser sees them."""
         snaps = self.snapshots[key]
-        if not snaps or now - snaps[-1][0] >= REFRESH_H:
-            shared = self.shared
-            hours = []
-            for base, (c, i) in zip(self.static[key], self.points[key]):
-                # Flows with the same candidate share its estimate (refreshed at most every REFRESH_H).
-                cand = self.cands[c]
-                found = shared.get((cand.key, i))
-                if found is None or now - found[0] >= REFRESH_H:
-                    extra = 0.0
-                    for est in cand.dynamic[i]:
-                        extra += est(now)
-                    found = shared[(cand.key, i)] = (now, extra)
-                hours.append(base + found[1])
+        shared = self.shared
+        if now - shared.epoch_h >= REFRESH_H:
+            shared.refresh(now)  # a new epoch: the last is REFRESH_H old
+        if self.seen[key] != shared.epoch:
+            # Flows with the same candidate share its sum (formed once an epoch).
+            self.seen[key] = shared.epoch
+            hours = [base + shared.extra_h(sum_key, elements, now) for base, sum_key, elements in self.terms[key]]
             if self.choice.information_lag_h <= 0:
                 snaps.clear()  # without a lag only the newest estimate is ever read
-            snaps.append((now, hours))
+            snaps.append((now, hours))  # stamped now: nothing in it was read later
         lag = self.choice.information_lag_h
         if lag <= 0:
             return snaps[-1][1]
@@ -244,13 +228,11 @@ class FlowChooser:
 
     def _commit(self, c: int, now: float, teu: float) -> None:
         """Count `teu` chosen for candidate c now in its smoothed rate (TEU an hour)."""
+        if self.rate[c] == 0.0:
+            for _, group, _ in self.cands[c].rides:
+                self.shared.chosen(group)  # its rate counts in the pools ahead from now on
         self.rate[c] = self.rate[c] * math.exp((self.rate_h[c] - now) / PIPELINE_TAU_H) + teu / PIPELINE_TAU_H
         self.rate_h[c] = now
-
-    def rate_now(self, c: int, now: float) -> float:
-        """The smoothed TEU an hour candidate c is being chosen at."""
-        rate = self.rate[c]
-        return rate * math.exp((self.rate_h[c] - now) / PIPELINE_TAU_H) if rate else 0.0
 
     def _count(self, c: int, created_h: float, teu: float, sign: float) -> None:
         month = max(0, bisect_right(self.month_edges, created_h) - 1)
@@ -351,29 +333,6 @@ class FlowChooser:
                 "week_teu": np.array(self.week_teu), "rechosen": self.rechosen}
 
 
-def _pool_rate(lines: list) -> tuple[float, float]:
-    """(departures an hour, TEU an hour) the lines of a pool offer now: each departs every max(own
-    interval, fleet round trip / vehicles in service), with its capacity factor; stopped lines none."""
-    departures_per_h = teu_per_h = 0.0
-    for s, own_h, cycle_h, k in lines:
-        n = s.fleet.target if s.fleet is not None else 1
-        if s.factor() <= 0 or n == 0:
-            continue  # stopped: the closure estimators count how long for
-        interval_h = own_h if s.fleet is None else max(own_h, cycle_h / n)
-        if interval_h <= 0 and k == 0:
-            return math.inf, math.inf  # a when-full line without a fleet: vehicles whenever it fills
-        interval_h = max(interval_h, 1e-6)
-        departures_per_h += 1.0 / interval_h
-        teu_per_h += _room(s, k) / interval_h
-    return departures_per_h, teu_per_h
-
-
-def _room(state, k: int) -> float:
-    """TEU a departure of a line offers at its stop k: capacity (factor included) less what its last
-    call there kept on board from upstream."""
-    return max(0.0, state.capacity_teu * state.factor() - state.through_teu[k])
-
-
 YARD_STEPS = ("yard_in", "yard_out")
 HANDLING_STEPS = ("handle", "handle_timed")
 
@@ -397,7 +356,7 @@ def _set_route(recorder, shipment: int, r: int) -> None:
 
 
 class Chooser:
-    """Every flow's choices in one model, and the estimators of the live state they read."""
+    """Every flow's choices in one model, and the live-state estimates they read (engine/estimates.py)."""
 
     def __init__(self, model):
         self.model = model
@@ -412,12 +371,8 @@ class Chooser:
                     (w.start_h, w.end_h) for w in windows(dis, start, 0.0, limit_h))
         for spans in self.closures.values():
             spans.sort()
-        self.estimates: dict[tuple, tuple[float, float]] = {}  # (route key, leg) -> (when, extra hours)
-        self.pool_users: dict[int, list] = {}  # id(pool group) -> [(FlowChooser, candidate, hours to it)]
-        self._pipes: dict[int, tuple] = {}  # id(pool group) -> its users' rates, as _committed reads them
-        self._rates: dict[int, tuple] = {}  # id(pool group) -> what its lines offer, as _pool_now reads it
-        self._sorted: dict[int, bool] = {}  # pools whose users are sorted by hours to them
-        self.fixed_teu_per_h: dict[int, float] = {}  # id(pool group) -> TEU an hour of flows that do not choose
+        self.estimates = StateEstimates(model, self.closures)  # the live state, read once an epoch
+        self.fixed_teu_per_h = self.estimates.fixed_teu_per_h  # id(pool group) -> TEU an hour of flows that do not choose
         for f, route in model.routes:
             flow = model.scenario.demand[f]
             if flow.choice is None:
@@ -468,12 +423,8 @@ class Chooser:
         now shut re-chooses from where it stands (`FlowChooser.turn_back`); one that takes another
         candidate leaves the queue (its wait so far is recorded) and goes on along the new one."""
         model = self.model
-        self.estimates.clear()  # the state has just changed: estimate it afresh when next asked
-        self._rates.clear()
+        self.estimates.invalidate()  # the state has just changed: read it afresh when next asked
         for fc in self.flows.values():
-            if fc.choice.information_lag_h <= 0:
-                for snaps in fc.snapshots.values():
-                    snaps.clear()
             for proc, at in list(fc.live.items()):
                 cand = fc.cands[at[0]]
                 k = at[1]
@@ -509,201 +460,6 @@ class Chooser:
         from corridor_sim.results import route_cost  # results imports the engine: imported late
 
         return route_cost(self.network, Route(route.nodes, route.legs[i:]))[0]
-
-    # ------------------------------------------------------------------ live-state estimators
-
-    def closed_h(self, target: str):
-        """A function of the clock: hours until the closure of `target` in force ends (0 if none)."""
-        spans = self.closures.get(target)
-        if not spans:
-            return None
-
-        def remaining(now: float) -> float:
-            for start_h, end_h in spans:
-                if start_h <= now < end_h:
-                    return CLOSED_FOR_EVER_H if end_h == math.inf else end_h - now
-                if start_h > now:
-                    break
-            return 0.0
-        return remaining
-
-    def facility_estimator(self, node_id: str, from_mode: str | None, to_mode: str | None) -> list:
-        facility = self.model.facilities.get(node_id)
-        if facility is None:
-            return []
-        mean_h = mean_of(handling_time(self.network.nodes[node_id].handling, from_mode, to_mode))
-
-        def wait(now: float) -> float:
-            if facility.busy < facility.servers and not facility.queue:
-                return 0.0
-            servers = facility.servers or facility.nominal_servers
-            return (len(facility.queue) + 1) / servers * mean_h / facility.rate
-        out = [wait]
-        closed = self.closed_h(node_id)
-        return out + ([closed] if closed else [])
-
-    def segment_estimators(self, seg, from_node: str) -> list:
-        out = []
-        gate = self.model.gate(seg, from_node)
-        if gate is not None and gate.capacity_per_day is not None:
-            def gate_wait(now: float, gate=gate) -> float:
-                rate = gate.capacity_per_day * (gate.factor or 1.0)
-                return len(gate.queue) * 24.0 / rate + max(0.0, gate.next_free_h - now)
-            out.append(gate_wait)
-        track = self.model.shared.tracks.get(seg.id)
-        if track is not None:
-            place = 0 if track.direction(from_node) > 0 else track.n
-            queue = track.waiting[(place, track.direction(from_node))]
-            cycle_h = 2.0 * (seg.length_km / seg.speed_kmh / track.n + track.switch_h)
-            out.append(lambda now: len(queue) * cycle_h)
-        closed = self.closed_h(seg.id)
-        return out + ([closed] if closed else [])
-
-    def ride_estimators(self, leg: RideLeg) -> list:
-        model = self.model
-        group = model.pools.group(leg.pool_key)
-        states = [model.lines[line.id] for line, _, _ in self.network.pool_lines(*leg.pool_key)]
-        headway_h = 2.0 * self.network.pool_wait_h(*leg.pool_key)
-        lines, key = self.pool_lines(leg), id(group)
-
-        def backlog(now: float) -> float:
-            queue = group.queue
-            if not queue:
-                return 0.0
-            _, _, _, room, capacity = self._pool_now(key, lines, now)
-            if capacity <= 0:
-                return 0.0  # stopped: the closure estimators count how long for
-            # Room per departure: capacity less what its last call brought through (a train that
-            # arrives full from upstream takes nobody here).
-            if room <= 1e-9:
-                return NO_ROOM_H
-            # The TEU waiting, in O(1): the count x the mean of the first and last shipment's TEU
-            # (exact where one shipment size waits, as on most pools; a long queue is not summed).
-            teu = len(queue) * (queue[0].teu + queue[-1].teu) / 2.0
-            return math.floor(teu / room + 1e-9) * headway_h
-        out = [self.fleet_backlog(group, leg) if any(s.fleet is not None for s in states) else backlog]
-        for service in dict.fromkeys(s.line.service.id for s in states):
-            closed = self.closed_h(service)
-            if closed:
-                out.append(closed)
-        for j, seg in enumerate(leg.segments):
-            out += self.segment_estimators(seg, leg.nodes[j])
-        return out
-
-    def _pool_now(self, key: int, lines: list, now: float) -> tuple:
-        """(when, departures an hour, TEU an hour, mean room per departure, TEU per departure
-        offered) of a pool's lines, read at most every REFRESH_H per pool (and afresh after a
-        closure begins): they change only when a train calls or a disruption starts or ends."""
-        cached = self._rates.get(key)
-        if cached is None or now - cached[0] >= REFRESH_H:
-            departures_per_h, teu_per_h = _pool_rate(lines)
-            room = sum(_room(s, k) for s, _, _, k in lines) / len(lines)
-            capacity = sum(s.capacity_teu * s.factor() for s, _, _, _ in lines)
-            cached = self._rates[key] = (now, departures_per_h, teu_per_h, room, capacity)
-        return cached
-
-    def fleet_backlog(self, group, leg: RideLeg):
-        """The ride estimator of a pool with a fleet on one of its lines: departures come at most every
-        max(own interval, C / N) per line, C the fleet's round trip and N its vehicles in service, so
-        the wait for the next departure grows by half of what the fleet stretches the pool's interval,
-        and the TEU already waiting take whole departures of that interval."""
-        lines, key = self.pool_lines(leg), id(group)
-        static_wait_h = self.network.pool_wait_h(*leg.pool_key)
-
-        def wait(now: float) -> float:
-            departures_per_h, teu_per_h = self._pool_now(key, lines, now)[1:3]
-            if departures_per_h == 0 or math.isinf(departures_per_h):
-                return 0.0
-            interval_h = 1.0 / departures_per_h
-            extra = max(0.0, interval_h / 2.0 - static_wait_h)
-            queue = group.queue
-            if queue and teu_per_h <= 1e-9:
-                return NO_ROOM_H
-            if queue:
-                teu = len(queue) * (queue[0].teu + queue[-1].teu) / 2.0
-                extra += math.floor(teu / (teu_per_h * interval_h) + 1e-9) * interval_h
-            return extra
-        return wait
-
-    def pool_lines(self, leg: RideLeg) -> list:
-        """(LineState, own interval h, fleet round trip h or 0) of each line serving a ride's pool."""
-        out = []
-        for line, k, _ in self.network.pool_lines(*leg.pool_key):
-            s = self.model.lines[line.id]
-            cycle_h = sum(cycle_legs_h(self.network, s.line.service)) if s.fleet is not None else 0.0
-            timetable = isinstance(s.line.service.departures, Scheduled)
-            # Own interval: the timetable's; a when-full line leaves as often as it fills (0).
-            out.append((s, s.line.service.departures.every_h if timetable else 0.0, cycle_h, k))
-        return out
-
-    def pipeline_estimator(self, leg: RideLeg, group, hours: float):
-        """The extra wait at a pool `hours` ahead from freight already committed to it.
-
-        By the time a shipment choosing now gets there, the pool receives what choosing flows have
-        sent towards it and not yet delivered to it (each candidate's smoothed choice rate x the
-        hours it takes to get there, at most `hours`: what left before it), plus the flows that do
-        not choose (their expected TEU an hour x `hours`), and its lines carry their TEU an hour
-        x `hours`. Any excess is queue on top of today's, and waits excess / TEU an hour. Zero
-        while the pool's lines keep up: this term only sees an overload building in the pipeline
-        (freight set off for a pool that a queue there does not show yet)."""
-        lines = self.pool_lines(leg)
-        key = id(group)
-        fixed = self.fixed_teu_per_h.get(key, 0.0) * hours
-        if hours < REFRESH_H or math.isinf(_pool_rate(lines)[1]):
-            return []  # nothing can be on its way for long, or vehicles come whenever one fills
-
-        def wait(now: float) -> float:
-            inflow = fixed + self._committed(key, now, hours)
-            teu_per_h = self._pool_now(key, lines, now)[2]
-            if teu_per_h <= 0 or math.isinf(teu_per_h):
-                return 0.0
-            excess = inflow - teu_per_h * hours
-            return excess / teu_per_h if excess > 0 else 0.0
-        return [wait]
-
-    def _committed(self, key: int, now: float, hours: float) -> float:
-        """TEU the choosing flows have sent towards pool `key` that get there within `hours`: the sum
-        over its users of smoothed rate x min(hours to it, `hours`). The users' rates are read at
-        most every REFRESH_H per pool, sorted by their hours, with prefix sums, so each estimate
-        that asks is a bisection, not a loop over every flow."""
-        cached = self._pipes.get(key)
-        if cached is None or now - cached[0] >= REFRESH_H:
-            users = self.pool_users.get(key, ())  # in order of hours to the pool (sorted once)
-            if users and not self._sorted.get(key):
-                users.sort(key=lambda u: u[2])
-                self._sorted[key] = True
-            pairs = [(to_h, fc.rate_now(c, now)) for fc, c, to_h in users]
-            to = [p[0] for p in pairs]
-            before = [0.0]  # sum of rate x hours of the users nearer than each
-            for to_h, rate in pairs:
-                before.append(before[-1] + rate * to_h)
-            after = [0.0]  # sum of the rates of the users from each on
-            for _, rate in reversed(pairs):
-                after.append(after[-1] + rate)
-            after.reverse()
-            cached = self._pipes[key] = (now, to, before, after)
-        _, to, before, after = cached
-        j = bisect_left(to, hours)
-        return before[j] + hours * after[j]
-
-    def leg_estimators(self, route: Route, i: int) -> list:
-        """Estimators of the extra hours the live state adds to leg i: handling where it starts,
-        then its gate, track or pool."""
-        leg = route.legs[i]
-        out = []
-        if self.network.handles(leg.origin, changes_vehicle(route.legs, i)):
-            arrived = route.legs[i - 1].mode if i > 0 else None
-            out += self.facility_estimator(leg.origin, arrived, leg.mode)
-        if isinstance(leg, RoadLeg):
-            out += self.segment_estimators(leg.segment, leg.origin)
-        else:
-            out += self.ride_estimators(leg)
-        return out
-
-    def end_estimators(self, route: Route) -> list:
-        if self.network.handles(route.nodes[-1], True):
-            return self.facility_estimator(route.nodes[-1], route.legs[-1].mode, None)
-        return []
 
 
 # ---------------------------------------------------------------------- outputs over replications

@@ -1,0 +1,375 @@
+"""What the live state of the corridor adds to a route's expected time, read at a bounded rate.
+
+Route choice (engine/choice.py) prices a candidate by its expected hours to the door: the static
+expected times of network.py plus what the state adds on the way. That addition is a sum of
+*elements*, each a function of the clock reading one thing a shipment meets:
+
+- a handling facility (with the modes it changes between): nothing if a server is free and nobody
+  queues, else (queue + 1) / open servers x mean handling / rate (the work ahead of an arrival:
+  with one exponential server, (n + 1) / mu for n in the system);
+- a segment gate: its queue x 24 / (paths per day x factor), plus the time to its next free path;
+- a single-track entry: the vehicles waiting there x 2 (section time + switch_h), the cycle of an
+  alternating section (Scott's formula);
+- a boarding pool: the TEU already waiting / TEU per departure (the mean of its lines, disrupted
+  capacity included), whole departures, x the headway (twice the pool's expected wait); with a
+  fleet on a line of the pool, that line departs at most every round trip / vehicles in service
+  (`fleet_wait`); at an intermediate stop a departure offers only the room its last call there left
+  (`_room`);
+- freight already on its way to a pool some hours ahead (`pipeline`): its excess over what the
+  pool's lines carry by the time the chooser gets there;
+- a closure (a disruption with `capacity_factor: 0`, or `vehicles_factor: 0` on a service) of a
+  facility, segment or service: the hours until its window ends.
+
+Each distinct element exists once however many candidates meet it (the INSTC base with choice on
+every flow has 54 candidate tails of about 10 elements each, but only about 180 distinct
+elements). A candidate's leg keeps the indices of its elements, in its order along the route.
+
+Bounded refresh: the state is read in *epochs*, at most one every `REFRESH_H` hours for the whole
+model: an epoch begins when a shipment asks REFRESH_H or more after the last began (or after a
+closure began), and in it each element is read at most once, when a candidate that meets it is
+first priced; each candidate's addition is the sum of its elements' values in route order, formed
+once an epoch and shared by every flow and decision point with that candidate. So an estimate is
+never more than REFRESH_H old, and the cost is per element and hour of simulated time, not per
+shipment or per candidate.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left
+from itertools import accumulate
+from operator import mul
+
+from corridor_sim.distributions import mean_of
+from corridor_sim.engine.fleets import cycle_legs_h
+from corridor_sim.network import RideLeg, RoadLeg, Route, changes_vehicle, handling_time
+from corridor_sim.scenario.schema import Scheduled
+
+PIPELINE_TAU_H = 24.0  # the choice rates behind the pipeline estimate are smoothed over a day
+REFRESH_H = 1.0  # the live state is read at most once an hour (one epoch)
+CLOSED_FOR_EVER_H = 1e6  # a closure without end (a season of every day) counts as this many hours
+NO_ROOM_H = 1e4  # a pool whose trains last came through full: no departure with room in sight
+
+
+class StateEstimates:
+    """The live-state elements of every candidate of a model, their values at the last epoch and
+    each candidate leg's sum of them.
+
+    Args:
+        model: the CorridorModel.
+        closures: closure windows [(start h, end h)] by target id (sorted), as Chooser builds them.
+    """
+
+    def __init__(self, model, closures: dict[str, list[tuple[float, float]]]):
+        self.model = model
+        self.network = model.network
+        self.closures = closures
+        self.elements: list = []  # functions of the clock: hours the state adds at one element
+        self._index: dict[tuple, int] = {}  # an element's signature -> its index in `elements`
+        self.values: list[float] = []  # each element's hours at the last epoch
+        self.epoch = 0  # the number of the last epoch (0: none yet)
+        self.epoch_h = -math.inf  # when it was
+        self._sums: dict[tuple, tuple[int, float]] = {}  # (route key, leg) -> (epoch, summed hours)
+        self.pool_users: dict[int, list] = {}  # id(pool group) -> [(FlowChooser, candidate, hours to it)]
+        self.fixed_teu_per_h: dict[int, float] = {}  # id(pool group) -> TEU an hour of flows that do not choose
+        self._pipes: dict[int, tuple] = {}  # id(pool group) -> its users' rates, as _committed reads them
+        self._rates: dict[int, tuple] = {}  # id(pool group) -> what its lines offer, as _pool_now reads it
+        self._sorted: dict[int, bool] = {}  # pools whose users are sorted by hours to them
+        self._active: dict[int, list] = {}  # id(pool group) -> its users chosen at least once, sorted
+
+    # ------------------------------------------------------------------ epochs and sums
+
+    def refresh(self, now: float) -> None:
+        """Start a new epoch if the last is REFRESH_H old or invalidated: forget every element's value."""
+        if now - self.epoch_h >= REFRESH_H:
+            self.epoch += 1
+            self.epoch_h = now
+            self.values = [None] * len(self.elements)
+
+    def invalidate(self) -> None:
+        """The state has just changed (a closure began): read it afresh at the next ask."""
+        self.epoch_h = -math.inf
+
+    def extra_h(self, key: tuple, indices: tuple[int, ...], now: float) -> float:
+        """The hours the state adds at the elements `indices` (a candidate's leg on, named `key`) in
+        the current epoch: summed in their order along the route, once an epoch; an element not yet
+        read in this epoch is read now."""
+        found = self._sums.get(key)
+        if found is not None and found[0] == self.epoch:
+            return found[1]
+        values, extra = self.values, 0.0
+        for j in indices:
+            value = values[j]
+            if value is None:
+                value = values[j] = self.elements[j](now)
+            extra += value
+        self._sums[key] = (self.epoch, extra)
+        return extra
+
+    def chosen(self, group) -> None:
+        """A candidate riding from pool `group` has been chosen for the first time: its rate counts
+        in the pool's committed freight from now on (users never chosen have rate 0 and add 0)."""
+        self._active.pop(id(group), None)
+
+    def _element(self, signature: tuple, make) -> list[int]:
+        """[index] of the element with this signature, `make()` (a function of the clock) the first
+        time it is asked for."""
+        j = self._index.get(signature)
+        if j is None:
+            j = self._index[signature] = len(self.elements)
+            self.elements.append(make())
+        return [j]
+
+    # ------------------------------------------------------------------ a candidate's elements
+
+    def leg(self, route: Route, i: int) -> list[int]:
+        """Elements of leg i: handling where it starts, then its gate, track or pool."""
+        leg = route.legs[i]
+        out = []
+        if self.network.handles(leg.origin, changes_vehicle(route.legs, i)):
+            arrived = route.legs[i - 1].mode if i > 0 else None
+            out += self.facility(leg.origin, arrived, leg.mode)
+        if isinstance(leg, RoadLeg):
+            out += self.segment(leg.segment, leg.origin)
+        else:
+            out += self.ride(leg)
+        return out
+
+    def end(self, route: Route) -> list[int]:
+        """Elements of the handling at the destination."""
+        if self.network.handles(route.nodes[-1], True):
+            return self.facility(route.nodes[-1], route.legs[-1].mode, None)
+        return []
+
+    def closed(self, target: str) -> list[int]:
+        """The hours until the closure of `target` in force ends (0 if none); [] if it never closes."""
+        spans = self.closures.get(target)
+        if not spans:
+            return []
+
+        def remaining(now: float) -> float:
+            for start_h, end_h in spans:
+                if start_h <= now < end_h:
+                    return CLOSED_FOR_EVER_H if end_h == math.inf else end_h - now
+                if start_h > now:
+                    break
+            return 0.0
+        return self._element(("closed", target), lambda: remaining)
+
+    def facility(self, node_id: str, from_mode: str | None, to_mode: str | None) -> list[int]:
+        facility = self.model.facilities.get(node_id)
+        if facility is None:
+            return []
+
+        def make():
+            mean_h = mean_of(handling_time(self.network.nodes[node_id].handling, from_mode, to_mode))
+
+            def wait(now: float) -> float:
+                if facility.busy < facility.servers and not facility.queue:
+                    return 0.0
+                servers = facility.servers or facility.nominal_servers
+                return (len(facility.queue) + 1) / servers * mean_h / facility.rate
+            return wait
+        return self._element(("facility", node_id, from_mode, to_mode), make) + self.closed(node_id)
+
+    def segment(self, seg, from_node: str) -> list[int]:
+        out = []
+        gate = self.model.gate(seg, from_node)
+        if gate is not None and gate.capacity_per_day is not None:
+            def gate_wait(now: float) -> float:
+                rate = gate.capacity_per_day * (gate.factor or 1.0)
+                return len(gate.queue) * 24.0 / rate + max(0.0, gate.next_free_h - now)
+            out += self._element(("gate", id(gate)), lambda: gate_wait)
+        track = self.model.shared.tracks.get(seg.id)
+        if track is not None:
+            place = 0 if track.direction(from_node) > 0 else track.n
+            queue = track.waiting[(place, track.direction(from_node))]
+            cycle_h = 2.0 * (seg.length_km / seg.speed_kmh / track.n + track.switch_h)
+            out += self._element(("track", id(queue), cycle_h), lambda: lambda now: len(queue) * cycle_h)
+        return out + self.closed(seg.id)
+
+    def ride(self, leg: RideLeg) -> list[int]:
+        lines = self.pool_lines(leg)
+        fleet = any(s.fleet is not None for s, _, _, _ in lines)
+        out = self._element(("pool", leg.pool_key), lambda: (self.fleet_wait if fleet else self.backlog)(leg, lines))
+        for service in dict.fromkeys(s.line.service.id for s, _, _, _ in lines):
+            out += self.closed(service)
+        for j, seg in enumerate(leg.segments):
+            out += self.segment(seg, leg.nodes[j])
+        return out
+
+    def backlog(self, leg: RideLeg, lines: list):
+        """The ride element of a pool without a fleet: the whole departures' worth of TEU waiting."""
+        group = self.model.pools.group(leg.pool_key)
+        headway_h = 2.0 * self.network.pool_wait_h(*leg.pool_key)
+        key = id(group)
+
+        def wait(now: float) -> float:
+            queue = group.queue
+            if not queue:
+                return 0.0
+            _, _, _, room, capacity = self._pool_now(key, lines, now)
+            if capacity <= 0:
+                return 0.0  # stopped: the closure elements count how long for
+            # Room per departure: capacity less what its last call brought through (a train that
+            # arrives full from upstream takes nobody here).
+            if room <= 1e-9:
+                return NO_ROOM_H
+            return math.floor(_waiting_teu(queue) / room + 1e-9) * headway_h
+        return wait
+
+    def fleet_wait(self, leg: RideLeg, lines: list):
+        """The ride element of a pool with a fleet on one of its lines: departures come at most every
+        max(own interval, C / N) per line, C the fleet's round trip and N its vehicles in service, so
+        the wait for the next departure grows by half of what the fleet stretches the pool's interval,
+        and the TEU already waiting take whole departures of that interval."""
+        group = self.model.pools.group(leg.pool_key)
+        key = id(group)
+        static_wait_h = self.network.pool_wait_h(*leg.pool_key)
+
+        def wait(now: float) -> float:
+            departures_per_h, teu_per_h = self._pool_now(key, lines, now)[1:3]
+            if departures_per_h == 0 or math.isinf(departures_per_h):
+                return 0.0
+            interval_h = 1.0 / departures_per_h
+            extra = max(0.0, interval_h / 2.0 - static_wait_h)
+            queue = group.queue
+            if queue and teu_per_h <= 1e-9:
+                return NO_ROOM_H
+            if queue:
+                extra += math.floor(_waiting_teu(queue) / (teu_per_h * interval_h) + 1e-9) * interval_h
+            return extra
+        return wait
+
+    def pool_lines(self, leg: RideLeg) -> list:
+        """(LineState, own interval h, fleet round trip h or 0, stop index) of each line serving a
+        ride's pool."""
+        out = []
+        for line, k, _ in self.network.pool_lines(*leg.pool_key):
+            s = self.model.lines[line.id]
+            cycle_h = sum(cycle_legs_h(self.network, s.line.service)) if s.fleet is not None else 0.0
+            timetable = isinstance(s.line.service.departures, Scheduled)
+            # Own interval: the timetable's; a when-full line leaves as often as it fills (0).
+            out.append((s, s.line.service.departures.every_h if timetable else 0.0, cycle_h, k))
+        return out
+
+    def _pool_now(self, key: int, lines: list, now: float) -> tuple:
+        """(when, departures an hour, TEU an hour, mean room per departure, TEU per departure
+        offered) of a pool's lines, read once an epoch per pool (shared by its elements)."""
+        cached = self._rates.get(key)
+        if cached is None or cached[0] != self.epoch:
+            # _pool_rate and _room in one pass (each line's factor read once), the same arithmetic.
+            departures_per_h = teu_per_h = 0.0
+            room = capacity = 0
+            when_full = False
+            for s, own_h, cycle_h, k in lines:
+                factor = s.factor()
+                offered = s.capacity_teu * factor
+                free = max(0.0, offered - s.through_teu[k])
+                room += free
+                capacity += offered
+                n = s.fleet.target if s.fleet is not None else 1
+                if when_full or factor <= 0 or n == 0:
+                    continue
+                interval_h = own_h if s.fleet is None else max(own_h, cycle_h / n)
+                if interval_h <= 0 and k == 0:
+                    when_full = True  # vehicles whenever it fills (as _pool_rate)
+                    continue
+                interval_h = max(interval_h, 1e-6)
+                departures_per_h += 1.0 / interval_h
+                teu_per_h += free / interval_h
+            if when_full:
+                departures_per_h = teu_per_h = math.inf
+            cached = self._rates[key] = (self.epoch, departures_per_h, teu_per_h, room / len(lines), capacity)
+        return cached
+
+    def pipeline(self, leg: RideLeg, group, hours: float) -> list[int]:
+        """The extra wait at a pool `hours` ahead from freight already committed to it.
+
+        By the time a shipment choosing now gets there, the pool receives what choosing flows have
+        sent towards it and not yet delivered to it (each candidate's smoothed choice rate x the
+        hours it takes to get there, at most `hours`: what left before it), plus the flows that do
+        not choose (their expected TEU an hour x `hours`), and its lines carry their TEU an hour
+        x `hours`. Any excess is queue on top of today's, and waits excess / TEU an hour. Zero
+        while the pool's lines keep up: this term only sees an overload building in the pipeline
+        (freight set off for a pool that a queue there does not show yet)."""
+        lines = self.pool_lines(leg)
+        key = id(group)
+        if hours < REFRESH_H or math.isinf(_pool_rate(lines)[1]):
+            return []  # nothing can be on its way for long, or vehicles come whenever one fills
+
+        def make():
+            fixed = self.fixed_teu_per_h.get(key, 0.0) * hours
+
+            def wait(now: float) -> float:
+                inflow = fixed + self._committed(key, now, hours)
+                teu_per_h = self._pool_now(key, lines, now)[2]
+                if teu_per_h <= 0 or math.isinf(teu_per_h):
+                    return 0.0
+                excess = inflow - teu_per_h * hours
+                return excess / teu_per_h if excess > 0 else 0.0
+            return wait
+        return self._element(("pipeline", leg.pool_key, hours), make)
+
+    def _committed(self, key: int, now: float, hours: float) -> float:
+        """TEU the choosing flows have sent towards pool `key` that get there within `hours`: the sum
+        over its users of smoothed rate x min(hours to it, `hours`). The users' rates are read once
+        an epoch per pool, sorted by their hours, with prefix sums, so each element that asks is a
+        bisection, not a loop over every flow. Only users chosen at least once are read (the others
+        have rate 0: leaving them out leaves every sum as it was, bit for bit)."""
+        cached = self._pipes.get(key)
+        if cached is None or cached[0] != self.epoch:
+            users = self._active.get(key)
+            if users is None:
+                users = self.pool_users.get(key, [])  # in order of hours to the pool (sorted once)
+                if users and not self._sorted.get(key):
+                    users.sort(key=lambda u: u[2])
+                    self._sorted[key] = True
+                # (its flow's rates and their times, the candidate, hours to the pool) of each
+                users = self._active[key] = [(fc.rate, fc.rate_h, c, to_h) for fc, c, to_h in users
+                                             if fc.rate[c] != 0.0]
+            if not users:
+                return 0.0  # nobody has chosen a way through it yet (the sums below would be 0.0)
+            exp = math.exp
+            # Each user's smoothed rate now (FlowChooser._commit's decay, to now).
+            rates = [rate[c] * exp((rate_h[c] - now) / PIPELINE_TAU_H) for rate, rate_h, c, _ in users]
+            to = [u[3] for u in users]
+            # Prefix sums (added one by one, in order): of rate x hours of the users nearer than
+            # each, and of the rates of the users from each on.
+            before = list(accumulate(map(mul, rates, to), initial=0.0))
+            after = list(accumulate(reversed(rates), initial=0.0))
+            after.reverse()
+            cached = self._pipes[key] = (self.epoch, to, before, after)
+        _, to, before, after = cached
+        j = bisect_left(to, hours)
+        return before[j] + hours * after[j]
+
+
+def _waiting_teu(queue) -> float:
+    """The TEU waiting in a pool's queue, in O(1): the count x the mean of the first and last
+    shipment's TEU (exact where one shipment size waits, as on most pools; a long queue is not
+    summed)."""
+    return len(queue) * (queue[0].teu + queue[-1].teu) / 2.0
+
+
+def _pool_rate(lines: list) -> tuple[float, float]:
+    """(departures an hour, TEU an hour) the lines of a pool offer now: each departs every max(own
+    interval, fleet round trip / vehicles in service), with its capacity factor; stopped lines none."""
+    departures_per_h = teu_per_h = 0.0
+    for s, own_h, cycle_h, k in lines:
+        n = s.fleet.target if s.fleet is not None else 1
+        if s.factor() <= 0 or n == 0:
+            continue  # stopped: the closure elements count how long for
+        interval_h = own_h if s.fleet is None else max(own_h, cycle_h / n)
+        if interval_h <= 0 and k == 0:
+            return math.inf, math.inf  # a when-full line without a fleet: vehicles whenever it fills
+        interval_h = max(interval_h, 1e-6)
+        departures_per_h += 1.0 / interval_h
+        teu_per_h += _room(s, k) / interval_h
+    return departures_per_h, teu_per_h
+
+
+def _room(state, k: int) -> float:
+    """TEU a departure of a line offers at its stop k: capacity (factor included) less what its last
+    call there kept on board from upstream."""
+    return max(0.0, state.capacity_teu * state.factor() - state.through_teu[k])
