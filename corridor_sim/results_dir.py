@@ -67,7 +67,9 @@ SHIPMENT_DERIVED = ("transit_days", "measured", "cost_usd", "co2_kg")
 # neighbouring rows are close (19% fewer bytes than in shipment order on the base INSTC run);
 # read_results puts the rows back in shipment order.
 SHIPMENT_ORDER = ("flow", "shipment")
-ZSTD_LEVEL = 15
+# zstd level 9: level 15 takes about 4% fewer bytes but, on the ten-station network's 320,000 stage
+# rows, 1.2 s more CPU of a 7-8 s run (docs/performance.md).
+ZSTD_LEVEL = 9
 
 
 def _arrow_table(frame: pd.DataFrame, units: dict[str, str], float32: Sequence[str] = ()):
