@@ -9,10 +9,10 @@ only for what it uses: a summary-only run never imports pandas, a `validate` nev
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
 from corridor_sim.errors import Problem, ScenarioError
+from corridor_sim.lazy import lazy_getattr
 
 __version__ = "0.1.0"
 
@@ -41,15 +41,7 @@ if TYPE_CHECKING:
     from corridor_sim.scenario import Scenario, load_scenario
 
 
-def __getattr__(name: str):
-    if name in _SUBMODULES:
-        return importlib.import_module(f"{__name__}.{name}")  # the import sets the attribute
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'corridor_sim' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # looked up once
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY, _SUBMODULES, globals())
 
 
 def __dir__() -> list[str]:

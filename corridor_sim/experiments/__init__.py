@@ -13,8 +13,9 @@ does not import what compare, sweep or capacity need (pandas among them).
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from corridor_sim.lazy import lazy_getattr
 
 # Names importable from the single-module corridor_sim.experiments, kept for its callers: each name and
 # the module that defines it, imported when the name is first asked for.
@@ -59,15 +60,7 @@ if TYPE_CHECKING:
     from corridor_sim.experiments.streaming import StreamedRun, completed, read_blocks, run_streamed
 
 
-def __getattr__(name: str):
-    if name in _SUBMODULES:
-        return importlib.import_module(f"{__name__}.{name}")  # the import sets the attribute
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'corridor_sim.experiments' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value  # looked up once
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY, _SUBMODULES, globals())
 
 
 def __dir__() -> list[str]:
