@@ -14,6 +14,10 @@ this replaces (the next arrival scheduled first, then the journey's first step; 
 
 from __future__ import annotations
 
+from bisect import bisect_right
+
+import numpy as np
+
 from corridor_sim.distributions import _blocks
 from corridor_sim.engine.clock import FastTimeout, Started
 from corridor_sim.workload import HOURS_PER_YEAR
@@ -22,7 +26,7 @@ from corridor_sim.workload import HOURS_PER_YEAR
 class Arrivals:
     """The arrivals of one flow (index `f`) over its routes `route_ids` (indices into model.routes)."""
 
-    def __init__(self, model, f: int, flow, route_ids: list[int], picker):
+    def __init__(self, model, f: int, flow, route_ids: list[int]):
         self.model = model
         self.env = model.env
         self.f = f
@@ -33,7 +37,8 @@ class Arrivals:
         self.poisson = flow.arrivals == "poisson"
         # Block draws (the stream serves nothing else): the numbers of one-by-one numpy calls, in order.
         self.gap = _blocks(lambda n: rng.exponential(self.mean_gap_h, n)) if self.poisson else None
-        self.pick = picker(model._rng(f"routes:{flow.id}")) if len(route_ids) > 1 else None
+        shares = np.array([model.routes[r][1].share for r in route_ids])
+        self.pick = _route_picker(model._rng(f"routes:{flow.id}"), shares) if len(route_ids) > 1 else None
         self.chooser = None  # the flow's chooser, looked up at the first arrival (built after the sources)
         self._first = True
         first_h = self.gap() if self.poisson else rng.uniform(0, self.mean_gap_h)  # a random phase, then regular
@@ -57,3 +62,14 @@ class Arrivals:
             Started(env, chooser.journey(index, c, teu, now))
         else:
             Started(env, model.journey(index, model.plans[r], teu))
+
+
+def _route_picker(rng: np.random.Generator, shares: np.ndarray):
+    """`int(rng.choice(len(shares), p=shares))` one call at a time, from uniforms drawn in blocks:
+    numpy's choice with p draws one `random()` and searches the normalised cumulative shares
+    (side='right'), so this gives the same routes from the same stream."""
+    cdf = shares.cumsum()
+    cdf /= cdf[-1]
+    cdf = cdf.tolist()
+    uniform = _blocks(rng.random)
+    return lambda: bisect_right(cdf, uniform())

@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import gc
 import math
-from bisect import bisect_right
 from dataclasses import dataclass, field
 
 import numpy as np
-import simpy
 
 from corridor_sim.calendar import month_edges_h, windows
-from corridor_sim.distributions import _blocks, sampler_of
+from corridor_sim.distributions import sampler_of
 from corridor_sim.engine.arrivals import Arrivals
 from corridor_sim.engine.choice import Chooser
 from corridor_sim.engine.clock import Clock
@@ -124,8 +122,7 @@ class CorridorModel:
             routes = self.network.routes_for(flow)
             first = len(self.routes)
             self.routes.extend((f, r) for r in routes)
-            shares = np.array([r.share for r in routes])
-            Arrivals(self, f, flow, list(range(first, len(self.routes))), lambda rng, s=shares: _route_picker(rng, s))
+            Arrivals(self, f, flow, list(range(first, len(self.routes))))
         self.plans = [self.plan(route) for _, route in self.routes]
         self.empties = EmptyBoxes(self) if any(f.empty_return_share > 0 for f in scenario.demand) else None
         self.drain_h = self._drain_h()
@@ -481,17 +478,6 @@ class CorridorModel:
         for k, lid in enumerate(self.lines):
             out["lines"][lid] = l_arr[:, k].copy()
         return out
-
-
-def _route_picker(rng: np.random.Generator, shares: np.ndarray):
-    """`int(rng.choice(len(shares), p=shares))` one call at a time, from uniforms drawn in blocks:
-    numpy's choice with p draws one `random()` and searches the normalised cumulative shares
-    (side='right'), so this gives the same routes from the same stream."""
-    cdf = shares.cumsum()
-    cdf /= cdf[-1]
-    cdf = cdf.tolist()
-    uniform = _blocks(rng.random)
-    return lambda: bisect_right(cdf, uniform())
 
 
 _HANDLE, _DRIVE, _RIDE = CorridorModel.handle, CorridorModel.drive, CorridorModel.ride  # inlined by journey
