@@ -6,7 +6,11 @@
 (`run_all.py` runs it as its `targets` section.) Every comparison runs its programs as separate
 processes, alternately (the order flips each round), and reports the median of the per-round
 ratios of wall time and of CPU time (user + system of the process and its children), the CPU
-ratio being the steadier on a shared machine. Figures:
+ratio being the steadier on a shared machine. Every program runs from compiled bytecode
+(`compile_bytecode`: this tree, the first version's and the hand-written script), as Python leaves
+it after a first run; a machine with PYTHONDONTWRITEBYTECODE set (as the development and CI
+machines are) would otherwise recompile corridor_sim's sources, about 0.2 s, in every process.
+Figures:
 
   outputs  base INSTC (scenarios/instc_2025.yaml), one replication, `corridor-sim run` as a user
            runs it, writing its results folder: default / `--no-shipments` (target <= 1.3);
@@ -94,6 +98,12 @@ def ratios(runs: dict[str, list[dict]], num: str, den: str, keys=("wall_s", "cpu
     return out
 
 
+def compile_bytecode(*paths: Path) -> None:
+    """Write the .pyc files of the Python sources under `paths` (into their __pycache__ folders,
+    which git ignores), as a first import does where bytecode may be written."""
+    subprocess.run([PY, "-m", "compileall", "-q", *map(str, paths)], check=True, capture_output=True)
+
+
 def cli_run(scenario: Path, out: Path, *flags: str) -> list[str]:
     return [PY, "-m", "corridor_sim", "run", str(scenario), "--jobs", "1", "--out", str(out), "--force", *flags]
 
@@ -140,6 +150,7 @@ def bench_first(args, tmp: Path) -> dict:
     first.mkdir()
     archive = subprocess.run(["git", "archive", FIRST_VERSION], cwd=ROOT, capture_output=True, check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(first)], input=archive, check=True)
+    compile_bytecode(first / "corridor_sim", first / "benchmarks")
     scenario = first / "scenarios" / "instc_2025.yaml"  # the first version's file, read by both trees
     cmd = ["benchmarks/bench_worker.py", "scenario", str(scenario), "--days", "365", "--summary-only"]
     progs = {"now": ([PY, str(ROOT / cmd[0]), *cmd[1:]], {"cwd": ROOT, "env": {**os.environ, "PYTHONPATH": str(ROOT)}}),
@@ -241,6 +252,7 @@ def main(argv=None) -> int:
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
     prepare(args)
+    compile_bytecode(ROOT / "corridor_sim", HERE)
     res = run(args)
     print_table(table(res))
     print(f"load average: start {res['load_avg_start'][0]:.1f}, end {res['load_avg_end'][0]:.1f}")

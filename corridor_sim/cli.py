@@ -207,10 +207,10 @@ def _write_json(path: Path, doc: dict) -> None:
 
 def _cmd_compare(args: argparse.Namespace) -> int:
     import pandas as pd
-    import yaml
 
     from corridor_sim.experiments import format_compare, run_compare
     from corridor_sim.results import write_folder
+    from corridor_sim.scenario.loading import dump_yaml
 
     base = load_scenario(args.base)
     variants = [load_scenario(v) for v in args.variants]
@@ -227,7 +227,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         (tmp / "variants").mkdir()
         for i, (path, variant) in enumerate(zip(args.variants, variants), start=1):
             (tmp / "variants" / f"{i}-{Path(path).stem}.yaml").write_text(
-                yaml.safe_dump(variant.data(), sort_keys=False, allow_unicode=True))
+                dump_yaml(variant.data(), sort_keys=False, allow_unicode=True))
         names = [doc["base"], *doc["variants"]]
         by_replication = [res.flows_by_replication.assign(scenario=name) for name, res in zip(names, runs)]
         pd.concat(by_replication, ignore_index=True).to_csv(tmp / "flows_by_replication.csv", index=False)
@@ -384,11 +384,10 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
 def _cmd_calibrate_fit(args: argparse.Namespace) -> int:
     """`calibrate --fit`: fit the uncertain inputs, write the fitted values and the before/after table."""
-    import yaml
-
     from corridor_sim.fitting import (fit_calibration, fit_document, fitted_values_document, format_fit_table,
                                       overlay_document, read_fit_spec)
     from corridor_sim.results import write_folder
+    from corridor_sim.scenario.loading import dump_yaml
 
     _, base, _ = read_fit_spec(args.targets)  # a malformed file fails here, before the folder is taken
     _check_work(args, base)
@@ -401,10 +400,10 @@ def _cmd_calibrate_fit(args: argparse.Namespace) -> int:
 
     def fill(tmp: Path) -> None:
         _write_json(tmp / "fit.json", fit_document(result))
-        (tmp / "fitted_values.yaml").write_text(yaml.safe_dump(fitted_values_document(result), sort_keys=False))
+        (tmp / "fitted_values.yaml").write_text(dump_yaml(fitted_values_document(result), sort_keys=False))
         (tmp / "fitted_scenario.yaml").write_text(
             "# The scenario with the fitted values: corridor-sim run fitted_scenario.yaml\n"
-            + yaml.safe_dump(overlay_document(result, base, extends), sort_keys=False, allow_unicode=True))
+            + dump_yaml(overlay_document(result, base, extends), sort_keys=False, allow_unicode=True))
         result.table.to_csv(tmp / "fit_table.csv", index=False)
         (tmp / "fit_table.txt").write_text(text + "\n")
 

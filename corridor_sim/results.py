@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import yaml
 
 from corridor_sim.cohort import by_month, pooled_transit, replication_transit, window_months
 from corridor_sim.engine.choice import choice_summary
@@ -43,6 +42,7 @@ from corridor_sim.errors import UsageError
 from corridor_sim.infrastructure import busiest_candidates, format_lines, merge_into
 from corridor_sim.network import CorridorNetwork, RideLeg, Route, changes_vehicle
 from corridor_sim.outdir import OutputLock, check_out_dir
+from corridor_sim.scenario.loading import dump_yaml
 from corridor_sim.scenario.schema import Scenario
 from corridor_sim.stability import monthly_facility, stability
 from corridor_sim.tables import Table
@@ -821,7 +821,7 @@ def _write_locked(out: Path, scenario, fill, command, seed, replications, extra_
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
         if scenario is not None:
-            (tmp / "scenario.yaml").write_text(yaml.safe_dump(scenario.data(), sort_keys=False, allow_unicode=True))
+            (tmp / "scenario.yaml").write_text(dump_yaml(scenario.data(), sort_keys=False, allow_unicode=True))
         meta = {"command": command, "version": version, "seed": seed, "replications": replications,
                 "scenario": scenario.name if scenario is not None else None,
                 "scenario_file": scenario.source_file if scenario is not None else None,

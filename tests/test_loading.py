@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from corridor_sim import ScenarioError, load_scenario
+from corridor_sim.scenario import loading
 from corridor_sim.scenario.loading import MAX_FILE_BYTES, plain, read_scenario
 
 HERE = Path(__file__).parent / "scenarios"
@@ -374,3 +375,41 @@ def test_reference_errors_name_the_file_that_holds_the_key():
     assert "unknown node 'Z'" in found["demand[0].destination"].message
     assert same_file(found["disruptions[0].target"].file, EXTENDS / "refs_parent.yaml")
     assert "'ABX'" in found["disruptions[0].target"].message and "(line 10)" in found["disruptions[0].target"].message
+
+
+def _values_and_lines(tree):
+    """A read file's values with the (file, line) of every mapping key and list item, for comparing."""
+    if isinstance(tree, dict):
+        return {k: (_values_and_lines(v), tree.lines.get(k)) for k, v in tree.items()}, tree.origin
+    if isinstance(tree, list):
+        return [(_values_and_lines(v), line) for v, line in zip(tree, tree.lines)], tree.origin
+    return tree
+
+
+@pytest.mark.skipif(loading._CLoader is None, reason="PyYAML built without libyaml")
+@pytest.mark.parametrize("path", sorted((Path(__file__).parent.parent / "scenarios").glob("*.yaml")) + [EXAMPLE],
+                         ids=lambda p: p.name)
+def test_libyaml_and_pure_python_parsers_read_the_same(path, monkeypatch):
+    """libyaml's parser gives the same values and the same line of every key as PyYAML's pure-Python one."""
+    fast = loading.read_yaml(path)
+    monkeypatch.setattr(loading, "_CLoader", None)
+    slow = loading.read_yaml(path)
+    assert _values_and_lines(fast) == _values_and_lines(slow)
+    assert fast.origin == slow.origin and len(fast) > 3
+
+
+def test_nesting_limit_is_the_same_for_both_parsers(tmp_path, monkeypatch):
+    """A file nested just past MAX_DEPTH is refused by either parser with the line of the offending value."""
+    depth = loading.MAX_DEPTH
+    ok = write(tmp_path, "ok.yaml", "deep: " + "[" * (depth - 1) + "]" * (depth - 1) + "\n")
+    deep = write(tmp_path, "deep.yaml", "deep: " + "[" * depth + "]" * depth + "\n")
+    for parser in (loading._CLoader, None):
+        monkeypatch.setattr(loading, "_CLoader", parser)
+        value, levels = loading.read_yaml(ok)["deep"], 1
+        while value:
+            value, levels = value[0], levels + 1
+        assert value == [] and levels == depth - 1  # read whole: the file's mapping and depth - 1 lists
+        with pytest.raises(ScenarioError) as info:
+            loading.read_yaml(deep)
+        [problem] = info.value.problems
+        assert "nested too deeply" in problem.message and "line 1" in problem.message
