@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from corridor_sim.columnar import Columns
 from corridor_sim.cohort import by_month, pooled_transit, replication_transit, window_months
 from corridor_sim.engine.choice import choice_summary
 from corridor_sim.engine.empties import empty_routes
@@ -45,7 +46,7 @@ from corridor_sim.outdir import OutputLock, check_out_dir
 from corridor_sim.scenario.loading import dump_yaml
 from corridor_sim.scenario.schema import Scenario
 from corridor_sim.stability import monthly_facility, stability
-from corridor_sim.tables import Table
+from corridor_sim.tables import FLOAT, Table, nanmean
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -251,41 +252,55 @@ class Results:
             self._routes = route_table(self.network)
         return self._routes
 
+    def _shipment_columns(self, out: ReplicationOutput) -> Columns:
+        """One replication's shipments table as numpy columns (`Results.shipments` has them all):
+        flow and route as codes into the flow ids and the route labels."""
+        routes = self.route_table()
+        s = out.shipments
+        totals = s["stage_totals_h"]
+        route = s["route"]
+        n = len(route)
+        usd = np.array([r[2] for r in routes])[route] if n else np.zeros(0)
+        co2 = np.array([r[3] for r in routes])[route] if n else np.zeros(0)
+        data = {
+            "replication": np.full(n, out.replication, dtype=np.int64),
+            "shipment": np.arange(n),
+            "flow": s["flow"], "route": route,
+            "teu": s["teu"], "created_h": s["created_h"], "delivered_h": s["delivered_h"],
+            "transit_days": (s["delivered_h"] - s["created_h"]) / 24.0,
+            "measured": (s["created_h"] >= out.warmup_h) & (s["created_h"] < out.horizon_h),
+            "cost_usd": usd * s["teu"], "co2_kg": co2 * s["teu"],
+        }
+        for name, stages in CATEGORIES.items():
+            data[f"{name}_h"] = totals[:, [int(x) for x in stages]].sum(axis=1) if n else np.zeros(0)
+        return Columns(data, {"flow": [f.id for f in self.scenario.demand],
+                              "route": [" ".join(r[1].nodes) + f" #{i}" for i, r in enumerate(routes)]})
+
+    def _kept_shipments(self) -> list[Columns]:
+        """The shipment columns of every replication that kept them (not summary-only), in order."""
+        if getattr(self, "_columns", None) is None:
+            self._columns = [self._shipment_columns(out) for out in self.outputs
+                             if "summary_only" not in out.shipments]
+        return self._columns
+
     def _shipments_table(self) -> pd.DataFrame:
         import pandas as pd
 
-        routes = self.route_table()
-        flow_ids = [f.id for f in self.scenario.demand]
-        frames = []
-        for out in self.outputs:
-            s = out.shipments
-            if "summary_only" in s:
-                continue
-            totals = s["stage_totals_h"]
-            route = s["route"]
-            usd = np.array([r[2] for r in routes])[route] if len(route) else np.zeros(0)
-            co2 = np.array([r[3] for r in routes])[route] if len(route) else np.zeros(0)
-            frame = pd.DataFrame({
-                "replication": out.replication,
-                "shipment": np.arange(len(route)),
-                "flow": pd.Categorical.from_codes(s["flow"], categories=flow_ids),
-                "route": pd.Categorical.from_codes(route, categories=[" ".join(r[1].nodes) + f" #{i}" for i, r in enumerate(routes)]),
-                "teu": s["teu"],
-                "created_h": s["created_h"],
-                "delivered_h": s["delivered_h"],
-                "transit_days": (s["delivered_h"] - s["created_h"]) / 24.0,
-                "measured": (s["created_h"] >= out.warmup_h) & (s["created_h"] < out.horizon_h),
-                "cost_usd": usd * s["teu"],
-                "co2_kg": co2 * s["teu"],
-            })
-            for name, stages in CATEGORIES.items():
-                frame[f"{name}_h"] = totals[:, [int(x) for x in stages]].sum(axis=1) if len(route) else []
-            frames.append(frame)
-        if not frames:
+        parts = self._kept_shipments()
+        if not parts:
             columns = ["replication", "shipment", "flow", "route", "teu", "created_h", "delivered_h", "transit_days",
                        "measured", "cost_usd", "co2_kg", *(f"{name}_h" for name in CATEGORIES)]
             return pd.DataFrame({c: pd.Series(dtype=bool if c == "measured" else float) for c in columns})
-        return pd.concat(frames, ignore_index=True)
+        return Columns.concat(parts).frame()
+
+    def _measured_shipments(self):
+        """The measured shipments as written to the folder: the DataFrame if one was built or set
+        (a caller may have changed it), else the replications' numpy columns (no pandas)."""
+        frame = self.__dict__.get("shipments")
+        if frame is not None:
+            return frame[frame["measured"]]
+        cols = Columns.concat(self._kept_shipments())
+        return cols.take(np.flatnonzero(cols["measured"])) if len(cols) else cols
 
     def _streamed_rows(self, out: ReplicationOutput) -> list[dict]:
         """flows_by_replication rows from a summary-only replication's streamed statistics."""
@@ -322,39 +337,41 @@ class Results:
 
     def _flows_by_replication(self) -> Table:
         rows = []
-        ship = None
         empty = np.array(self._empty_costs(), dtype=float).reshape(-1, 2)
+        kept = iter(self._kept_shipments())
         for out in self.outputs:
             if "summary_only" in out.shipments:
                 rows += self._streamed_rows(out)
                 continue
-            ship = self.shipments if ship is None else ship  # the per-shipment table (pandas)
-            mine = ship[ship["replication"] == out.replication]
-            for k, flow in enumerate(self.scenario.demand):
-                f = mine[mine["flow"] == flow.id]
-                measured = f[f["measured"]]
-                done = measured[measured["delivered_h"].notna()]
-                in_window = f[(f["delivered_h"] >= out.warmup_h) & (f["delivered_h"] <= out.horizon_h)]
-                teu_per_day = in_window["teu"].sum() / self.measured_days
+            mine = next(kept)
+            flow, delivered_h, teu = mine["flow"], mine["delivered_h"], mine["teu"]
+            measured = mine["measured"]
+            done_all = ~np.isnan(delivered_h)
+            in_window = (delivered_h >= out.warmup_h) & (delivered_h <= out.horizon_h)
+            for k, spec in enumerate(self.scenario.demand):
+                f = flow == k
+                done = np.flatnonzero(f & measured & done_all)  # in shipment order, as the table's rows
+                n_measured = int(np.count_nonzero(f & measured))
+                d_teu = teu[done]
                 row = {
                     "replication": out.replication,
-                    "flow": flow.id,
-                    "created_all": len(f),
-                    "delivered_all": int(f["delivered_h"].notna().sum()),
-                    "created": len(measured),
+                    "flow": spec.id,
+                    "created_all": int(np.count_nonzero(f)),
+                    "delivered_all": int(np.count_nonzero(f & done_all)),
+                    "created": n_measured,
                     "delivered": len(done),
-                    "in_transit": len(measured) - len(done),
-                    "censored": len(measured) - len(done),
+                    "in_transit": n_measured - len(done),
+                    "censored": n_measured - len(done),
                     "transit_days_mean": replication_transit(out, k)["mean"],
-                    "throughput_teu_per_day": teu_per_day,
-                    "cost_usd_per_teu": (done["cost_usd"].sum() / done["teu"].sum()) if len(done) else math.nan,
-                    "co2_kg_per_teu": (done["co2_kg"].sum() / done["teu"].sum()) if len(done) else math.nan,
+                    "throughput_teu_per_day": teu[f & in_window].sum() / self.measured_days,
+                    "cost_usd_per_teu": (mine["cost_usd"][done].sum() / d_teu.sum()) if len(done) else math.nan,
+                    "co2_kg_per_teu": (mine["co2_kg"][done].sum() / d_teu.sum()) if len(done) else math.nan,
                 }
-                codes, teu = done["route"].cat.codes.to_numpy(), done["teu"].to_numpy()
-                for k, key in enumerate(("empty_cost_usd_per_teu", "empty_co2_kg_per_teu")):
-                    row[key] = float((empty[codes, k] * teu).sum() / teu.sum()) if len(done) else math.nan
+                codes = mine["route"][done]
+                for j, key in enumerate(("empty_cost_usd_per_teu", "empty_co2_kg_per_teu")):
+                    row[key] = float((empty[codes, j] * d_teu).sum() / d_teu.sum()) if len(done) else math.nan
                 for name in CATEGORIES:
-                    row[f"{name}_days"] = done[f"{name}_h"].mean() / 24.0 if len(done) else math.nan
+                    row[f"{name}_days"] = nanmean(mine[f"{name}_h"][done], FLOAT) / 24.0 if len(done) else math.nan
                 rows.append(row)
         return Table.from_rows(rows)
 
@@ -772,10 +789,9 @@ class Results:
             self._view("segments").to_csv(tmp / "segments.csv")
             self._queues_view().to_csv(tmp / "queues.csv")
             if shipments:
-                from corridor_sim.results_dir import write_shipment_tables  # pandas and pyarrow
+                from corridor_sim.results_layout import write_shipment_tables  # pyarrow (pandas for CSV)
 
-                write_shipment_tables(tmp, self.shipments[self.shipments["measured"]], self.stages, format,
-                                      outputs=self.outputs)
+                write_shipment_tables(tmp, self._measured_shipments(), self.stages, format, outputs=self.outputs)
             if extra is not None:
                 extra(tmp)
         return write_folder(out_dir, self.scenario, fill, command=command, seed=self.seed,

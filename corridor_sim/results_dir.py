@@ -1,24 +1,11 @@
-"""A run's results folder on disk: the per-shipment tables written as Parquet (or CSV), and read back.
+"""A run's results folder read back, and its per-shipment tables as pandas DataFrames.
 
-The small tables (flows, nodes, services, segments, queues) are CSV files and summary.json. The
-large ones are Parquet files by default, each with one row group per replication (in replication
-order), so a reader that filters on ``replication`` (pyarrow, polars, DuckDB) reads only its rows:
-
-- ``shipments.parquet``: the shipments created in the measured window, every replication;
-- ``stages.parquet``: the stage rows outside rides of the replications that kept them
-  (replication 0 by default);
-- ``rides.parquet`` and ``runs.parquet``: each ride as (run, board, alight) and each vehicle run's
-  stop log, from which `read_results` expands the rides' stage rows (engine/stoplog.py).
-
-One file per table (rather than a folder per replication) keeps the folder one level deep and opens
-with a single ``pd.read_parquet(path)``. Categorical columns are dictionary-encoded, ids int32,
-hours float32 in the shipments and stages files (float64 in the stop logs), flags bool; columns that
-follow from others are not stored and are put back on reading. Each column's unit is also in the
-file's field metadata. Each numeric column gets the encoding that compresses it best on a sample
-(`choose_encodings`), and the shipments are stored by flow within a replication (`SHIPMENT_ORDER`).
-docs/outputs.md lists every column and the precision kept. ``--format csv``
-writes ``shipments.csv`` and ``stages.csv.gz`` instead (the first version's layout, every column,
-float64); `load_results_dir` reads either layout, and the Parquet one of earlier versions.
+The folder's layout and the writer of its per-shipment files live in results_layout.py (which
+`corridor-sim run` uses without pandas); their names are importable from here as before. This
+module reads a folder back (`read_results`: the Parquet layout, that of earlier versions, and the
+CSV one), puts back the columns the files do not store, expands the rides' stage rows from the
+stop logs (engine/stoplog.py), and writes DataFrames in the same layout (`write_parquet`).
+docs/outputs.md lists every column and the precision kept.
 """
 
 from __future__ import annotations
@@ -32,258 +19,33 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from corridor_sim.columnar import ZSTD_LEVEL, Columns, arrow_table, choose_encodings  # noqa: F401
+from corridor_sim.columnar import write_parquet as _write_columns
 from corridor_sim.network import CorridorNetwork, Route
 
-FORMATS = ("parquet", "csv")
+from corridor_sim.results_layout import (  # noqa: F401  (the layout's names, as results_dir gave them)
+    FORMATS, RIDE_UNITS, RUN_UNITS, SHIPMENT_DERIVED, SHIPMENT_FLOAT32, SHIPMENT_ORDER, SHIPMENT_UNITS,
+    STAGE_FLOAT32, STAGE_UNITS, write_shipment_tables)
 
-# Column -> unit, written as field metadata and documented in docs/outputs.md.
-SHIPMENT_UNITS = {
-    "replication": "index", "shipment": "index", "flow": "flow id", "route": "route label",
-    "teu": "TEU", "created_h": "h", "delivered_h": "h", "measured": "flag",
-    "cost_usd": "USD", "co2_kg": "kg", "travel_h": "h", "wait_h": "h", "handling_h": "h",
-    "border_h": "h", "queue_h": "h",
-}
-STAGE_UNITS = {"replication": "index", "shipment": "index", "stage": "stage name", "place": "place id",
-               "start_h": "h", "end_h": "h"}
-RIDE_UNITS = {"replication": "index", "shipment": "index", "run": "index", "board": "stop index",
-              "alight": "stop index", "ready_h": "h"}
-RUN_UNITS = {"replication": "index", "run": "index", "line": "line id", "stop": "stop index", "node": "place id",
-             "handling": "stage name", "segment": "place id", "arrive_h": "h", "start_h": "h", "end_h": "h",
-             "ready_h": "h", "depart_h": "h"}
-_CATEGORICAL = {"flow", "route", "stage", "place", "line", "node", "handling", "segment"}
-_INT = {"replication", "shipment", "run", "board", "alight", "stop"}
-_BOOL = {"measured"}
-# Times and durations in hours are written as float32 (docs/outputs.md states the precision kept);
-# read_results gives them back as float64.
-SHIPMENT_FLOAT32 = ("created_h", "delivered_h", "travel_h", "wait_h", "handling_h", "border_h", "queue_h")
-# stages.parquet's times too; rides.parquet and runs.parquet keep float64, so that the rows expanded
-# from them on reading are exactly those of the run (an interval under a float32 step is not lost).
-STAGE_FLOAT32 = ("start_h", "end_h")
-# Columns of the shipments table not stored because they follow from others: transit_days from the
-# times, measured (every stored shipment is), cost_usd and co2_kg from the route and the TEU.
-SHIPMENT_DERIVED = ("transit_days", "measured", "cost_usd", "co2_kg")
-# shipments.parquet's rows within a replication: by flow, then shipment number. A flow's shipments
-# share their routes and similar journeys, so flow and route come in long runs and the hours of
-# neighbouring rows are close (19% fewer bytes than in shipment order on the base INSTC run);
-# read_results puts the rows back in shipment order.
-SHIPMENT_ORDER = ("flow", "shipment")
-# zstd level 9: level 15 takes about 4% fewer bytes but, on the ten-station network's 320,000 stage
-# rows, 1.2 s more CPU of a 7-8 s run (docs/performance.md).
-ZSTD_LEVEL = 9
+def _as_columns(table) -> Columns:
+    """A table to write: Columns as they are, a DataFrame by its columns (categoricals as codes)."""
+    return table if isinstance(table, Columns) else Columns.from_frame(table)
 
 
-def _arrow_table(frame: pd.DataFrame, units: dict[str, str], float32: Sequence[str] = ()):
-    """A pyarrow Table of `frame` with the project's dtypes: dictionary<int32, string> categories,
-    int32 ids, bool flags, float64 quantities (NaN written as null: not delivered yet)."""
-    import pyarrow as pa
-
-    arrays, fields = [], []
-    for name in frame.columns:
-        col = frame[name]
-        if name in _CATEGORICAL:
-            cat = col if isinstance(col.dtype, pd.CategoricalDtype) else col.astype("category")
-            codes = cat.cat.codes.to_numpy().astype(np.int32)
-            arr = pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0),
-                                                 pa.array([str(c) for c in cat.cat.categories], pa.string()))
-        elif name in _INT:
-            arr = pa.array(col.to_numpy().astype(np.int32))
-        elif name in _BOOL:
-            arr = pa.array(col.to_numpy().astype(bool))
-        else:
-            arr = pa.array(col.to_numpy(dtype=np.float32 if name in float32 else np.float64), from_pandas=True)
-        arrays.append(arr)
-        fields.append(pa.field(name, arr.type, metadata={"unit": units.get(name, "")}))
-    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+def _arrow_table(frame, units: dict[str, str], float32: Sequence[str] = ()):
+    """A pyarrow Table of a DataFrame or `Columns` with the layout's types (columnar.arrow_table)."""
+    return arrow_table(_as_columns(frame), units, float32)
 
 
-def write_parquet(frame: pd.DataFrame, path: Path, units: dict[str, str], float32: Sequence[str] = ()) -> None:
-    """Write `frame` to `path` as Parquet (zstd, level `ZSTD_LEVEL`), one row group per replication.
-
-    Rows must come grouped by replication (as `Results` builds them); each group is written by its
-    own `write_table` call, which starts a row group. Categorical columns are dictionary-encoded;
-    every other column gets the encoding that compresses it best (`choose_encodings`).
-    """
-    import pyarrow.parquet as pq
-
-    table = _arrow_table(frame, units, float32)
-    encoding = choose_encodings(table)
-    reps = frame["replication"].to_numpy()
-    starts = [0, *(np.flatnonzero(reps[1:] != reps[:-1]) + 1).tolist(), len(reps)]
-    plain = {c: e for c, e in encoding.items() if e != _DICTIONARY}
-    with pq.ParquetWriter(path, table.schema, compression="zstd", compression_level=ZSTD_LEVEL,
-                          column_encoding=plain or None,
-                          use_dictionary=[c for c in table.column_names if c not in plain]) as writer:
-        for a, b in zip(starts[:-1], starts[1:]):
-            if b > a:
-                writer.write_table(table.slice(a, b - a), row_group_size=b - a)
-
-
-_DICTIONARY = "RLE_DICTIONARY"
-# Encodings tried per column type: the two Parquet encodings that suit it, and a dictionary.
-_CANDIDATES = {"float": ("BYTE_STREAM_SPLIT", "PLAIN", _DICTIONARY),
-               "int": ("DELTA_BINARY_PACKED", "PLAIN", _DICTIONARY)}
-# The sample compressed with each candidate: chunks of consecutive rows (delta and byte-stream-split
-# gain from neighbours) spread over the table, at a fast zstd level (the ranking hardly depends on it).
-_SAMPLE_CHUNKS, _SAMPLE_ROWS, _TRIAL_LEVEL = 8, 8192, 3
-
-
-def choose_encodings(table) -> dict[str, str]:
-    """Column -> the Parquet encoding whose zstd-compressed bytes are fewest on a sample of it.
-
-    Floats try byte-stream-split (zstd compresses the separated exponent and mantissa bytes of
-    clock times best), plain (durations with many zeros, few distinct values) and a dictionary;
-    integers try delta (ids rising within a replication), plain and a dictionary. Dictionary-typed
-    (categorical) and boolean columns are left out: they keep the writer's default (a dictionary).
-    """
-    import io
-
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    out = {}
-    n = table.num_rows
-    if n == 0:
-        return out
-    # The whole column if it is small, else chunks that do not overlap (repeated rows would favour
-    # whatever encoding zstd finds the repeat in).
-    if n <= _SAMPLE_CHUNKS * _SAMPLE_ROWS:
-        starts, rows = np.array([0]), n
-    else:
-        starts, rows = np.linspace(0, n - _SAMPLE_ROWS, _SAMPLE_CHUNKS).astype(np.int64), _SAMPLE_ROWS
-    for name in table.column_names:
-        col = table.column(name)
-        kind = "float" if pa.types.is_floating(col.type) else "int" if pa.types.is_integer(col.type) else None
-        if kind is None:
-            continue
-        sample = pa.table({"x": pa.concat_arrays([c for s in starts for c in col.slice(int(s), rows).chunks])})
-        sizes = {}
-        for enc in _CANDIDATES[kind]:
-            buf = io.BytesIO()
-            if enc == _DICTIONARY:
-                pq.write_table(sample, buf, compression="zstd", compression_level=_TRIAL_LEVEL, use_dictionary=True)
-            else:
-                pq.write_table(sample, buf, compression="zstd", compression_level=_TRIAL_LEVEL, use_dictionary=False,
-                               column_encoding={"x": enc})
-            sizes[enc] = buf.tell()
-        out[name] = min(sizes, key=sizes.get)
-    return out
-
-
-def sort_within_replication(frame: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
-    """Rows ordered by replication, then by `keys` (a categorical by its category order), stable."""
-    def values(c):
-        col = frame[c]
-        return col.cat.codes.to_numpy() if isinstance(col.dtype, pd.CategoricalDtype) else col.to_numpy()
-
-    order = np.lexsort([values(c) for c in reversed(("replication", *keys))])
-    return frame.take(order).reset_index(drop=True)
-
-
-def write_shipment_tables(folder: Path, shipments: pd.DataFrame, stages, fmt: str = "parquet",
-                          outputs: Sequence | None = None) -> None:
-    """Write the measured shipments and the stage rows into `folder` in format `fmt` ('parquet' or 'csv').
-
-    `stages` is the stage table, or a function that returns it (called only where it is written
-    row by row). In Parquet, `transit_days` is left out (read_results adds it back from delivered_h
-    and created_h, the same float operations). With the replications' `outputs`, the stage rows of
-    rides are not written: the vehicle runs' stop logs go to runs.parquet and each ride's
-    (run, board, alight) to rides.parquet, and read_results expands them (engine/stoplog.py); the
-    other stage rows go to stages.parquet, sorted by replication, shipment and start: each journey
-    in order, which also lets the shipment column be delta-encoded. The shipments are stored by
-    replication, flow and shipment (`SHIPMENT_ORDER`).
-    """
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
-    if callable(stages) and (fmt == "csv" or outputs is None):
-        stages = stages()
-    if fmt == "csv":
-        shipments.to_csv(folder / "shipments.csv", index=False)
-        if len(stages):
-            stages.to_csv(folder / "stages.csv.gz", index=False)
-        return
-    stored = shipments.drop(columns=[c for c in SHIPMENT_DERIVED if c in shipments.columns])
-    write_parquet(sort_within_replication(stored, SHIPMENT_ORDER), folder / "shipments.parquet", SHIPMENT_UNITS,
-                  float32=SHIPMENT_FLOAT32)
-    if outputs is None:
-        if len(stages):
-            write_parquet(sort_stages(stages), folder / "stages.parquet", STAGE_UNITS,
-                          float32=STAGE_FLOAT32)
-        return
-    plain, rides, runs = stop_log_frames(outputs)
-    if len(plain) or len(rides):
-        write_parquet(sort_stages(plain), folder / "stages.parquet", STAGE_UNITS,
-                      float32=STAGE_FLOAT32)
-    if len(rides):
-        write_parquet(rides, folder / "rides.parquet", RIDE_UNITS)
-        write_parquet(runs, folder / "runs.parquet", RUN_UNITS)
-
-
-def stop_log_frames(outputs: Sequence) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """The stage rows outside rides, the rides and the runs' stop logs of the replications that kept
-    stage rows, as the tables of stages.parquet, rides.parquet and runs.parquet."""
-    from corridor_sim.engine.records import STAGE_NAMES
-
-    plain, rides, runs = [], [], []
-    for out in outputs:
-        s = out.shipments
-        rows = getattr(s, "stage_rows", None)
-        if rows is None:
-            continue
-        logs = s.stoplogs
-        rows = rows[rows[:, 1] >= 0]  # the marker rows of rides are left to rides.parquet
-        plain.append(pd.DataFrame({
-            "replication": out.replication, "shipment": rows[:, 0].astype(np.int32),
-            "stage": pd.Categorical.from_codes(rows[:, 1].astype(np.int8), categories=STAGE_NAMES),
-            "place": pd.Categorical.from_codes(rows[:, 2].astype(np.int32), categories=out.places),
-            "start_h": rows[:, 3], "end_h": rows[:, 4]}))
-        rides.append(pd.DataFrame({
-            "replication": out.replication, "shipment": logs["ride_shipment"], "run": logs["ride_run"],
-            "board": logs["ride_board"], "alight": logs["ride_alight"], "ready_h": logs["ride_ready_h"]}))
-        runs.append(_runs_frame(out.replication, logs, out.places))
-    if not plain:
-        empty = pd.DataFrame(columns=list(STAGE_UNITS))
-        return empty, pd.DataFrame(columns=list(RIDE_UNITS)), pd.DataFrame(columns=list(RUN_UNITS))
-    return (pd.concat(plain, ignore_index=True), pd.concat(rides, ignore_index=True),
-            pd.concat(runs, ignore_index=True))
-
-
-def _runs_frame(replication: int, s, places: list[str]) -> pd.DataFrame:
-    """One row per stop a run reached: the stop log's five instants (null where not yet reached)."""
-    from corridor_sim.engine.records import STAGE_NAMES
-
-    log, offset = s["run_log_h"], s["run_offset"]
-    lengths = np.diff(np.append(offset, len(log)))
-    stops = (lengths + 4) // 5  # a run logs 5 instants per stop left, 1 at the stop it is at
-    run = np.repeat(np.arange(len(offset)), stops)
-    first = np.cumsum(stops) - stops
-    stop = np.arange(int(stops.sum())) - first[run]
-    times = np.full((len(run), 5), np.nan)
-    for t in range(5):
-        at = 5 * stop + t
-        ok = at < lengths[run]
-        times[ok, t] = log[offset[run[ok]] + at[ok]]
-    lay = s["layout_offset"][s["run_layout"][run]] + 5 * stop
-    kind, place = s["layout_kind"], s["layout_place"]
-    n_lay = len(place)
-    nxt = np.minimum(lay + 5, n_lay - 1)
-    # The segment leaving the stop is the travel place of the next stop's first link (none after the last).
-    last = (np.append(s["layout_offset"][1:], n_lay)[s["run_layout"][run]] == lay + 5)
-    seg = np.where(last, -1, place[nxt])
-    cats = list(places)
-    return pd.DataFrame({
-        "replication": replication, "run": run.astype(np.int32),
-        "line": pd.Categorical.from_codes(place[lay + 4], categories=cats),
-        "stop": stop.astype(np.int32),
-        "node": pd.Categorical.from_codes(place[lay + 1], categories=cats),
-        "handling": pd.Categorical.from_codes(kind[lay + 2].astype(np.int8), categories=STAGE_NAMES),
-        "segment": pd.Categorical.from_codes(seg, categories=cats),
-        "arrive_h": times[:, 0], "start_h": times[:, 1], "end_h": times[:, 2], "ready_h": times[:, 3],
-        "depart_h": times[:, 4]})
+def write_parquet(frame, path: Path, units: dict[str, str], float32: Sequence[str] = ()) -> None:
+    """Write a DataFrame or `Columns` to `path` as Parquet, one row group per replication
+    (columnar.write_parquet: zstd level `ZSTD_LEVEL`, each column's encoding by `choose_encodings`)."""
+    _write_columns(_as_columns(frame), path, units, float32)
 
 
 def expand_ride_tables(rides: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     """The stage rows of the rides in rides.parquet, from the stop logs in runs.parquet (the inverse
-    of `stop_log_frames`; engine/stoplog.py has the rule)."""
+    of results_layout.stop_log_columns; engine/stoplog.py has the rule)."""
     from corridor_sim.engine.records import STAGE_NAMES
     from corridor_sim.engine.stoplog import DWELL, QUEUE, TRAVEL, WAIT, ride_rows
 

@@ -82,3 +82,23 @@ def test_lazy_public_names_are_the_defining_modules_objects():
             pass
         else:
             raise AssertionError("an unknown name must raise AttributeError")
+
+
+def test_default_cli_run_writes_parquet_without_pandas(tmp_path):
+    """`corridor-sim run` with its default outputs on a scenario with services writes shipments,
+    stages, rides and runs Parquet files without importing pandas, and they read back."""
+    example = Path(__file__).parent / "scenarios" / "example.yaml"
+    out = tmp_path / "res"
+    doc = run_python(f"""
+        import contextlib, io, json
+        from corridor_sim.cli import main
+        with contextlib.redirect_stdout(io.StringIO()):
+            status = main(["run", {str(example)!r}, "--jobs", "1", "--replications", "1", "--out", {str(out)!r}])
+        print(json.dumps({{"status": status, "pandas": "pandas" in sys.modules}}))
+    """)
+    assert doc == {"status": 0, "pandas": False}
+    import corridor_sim as cs
+
+    back = cs.read_results(out)
+    assert {"shipments.parquet", "stages.parquet", "rides.parquet", "runs.parquet"} <= {p.name for p in out.iterdir()}
+    assert len(back.shipments) > 0 and set(back.stages()["stage"].astype(str)) >= {"travel", "handling"}

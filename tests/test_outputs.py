@@ -436,7 +436,7 @@ def test_chosen_encodings_compress_about_as_well_as_the_best(tmp_path):
     compressed bytes any candidate gives the whole column."""
     import io
 
-    from corridor_sim import results_dir as rd
+    from corridor_sim import columnar as rd  # the Parquet writer (results_dir re-exports it)
 
     rng = np.random.default_rng(11)
     n = 90_000  # above the sample (8 chunks of 8,192 rows), so the choice is made on part of the column
@@ -451,7 +451,7 @@ def test_chosen_encodings_compress_about_as_well_as_the_best(tmp_path):
 
     def size(name, enc):
         buf, one = io.BytesIO(), table.select([name])
-        dictionary = enc == rd._DICTIONARY
+        dictionary = enc == rd.DICTIONARY
         pq.write_table(one, buf, compression="zstd", compression_level=rd.ZSTD_LEVEL, use_dictionary=dictionary,
                        column_encoding=None if dictionary else {name: enc})
         return buf.tell()
@@ -473,3 +473,64 @@ def test_parquet_files_are_smaller_than_in_the_previous_layout(parquet_dir, tmp_
     for name in new_sizes:
         assert new_sizes[name] <= old_sizes[name], (name, new_sizes[name], old_sizes[name])
     assert sum(new_sizes.values()) <= 0.95 * sum(old_sizes.values()), (new_sizes, old_sizes)
+
+
+# ------------------------------------------------------------------------------ written without pandas
+
+
+def test_files_written_from_numpy_columns_are_those_of_the_dataframe_path(tmp_path):
+    """The Parquet files written from the replications' numpy columns (what `corridor-sim run` does)
+    are byte for byte those written from the pandas shipments DataFrame, and so are the small tables."""
+    fresh = cs.run(_small(), replications=2, seed=5, keep_stages=True)
+    a = fresh.write(tmp_path / "numpy")
+    assert "shipments" not in fresh.__dict__  # nothing built the DataFrame: the numpy path wrote it
+    fresh.shipments  # noqa: B018  (builds the DataFrame, which the writer then takes)
+    b = fresh.write(tmp_path / "pandas")
+    names = sorted(p.name for p in a.iterdir() if p.name != "run.json")
+    assert {"shipments.parquet", "stages.parquet", "rides.parquet", "runs.parquet", "summary.json"} <= set(names)
+    for name in names:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+
+
+def test_flows_by_replication_agrees_with_pandas_on_the_shipments_table(results):
+    """Each replication's per-flow counts, throughput, cost and stage days equal those computed
+    with pandas from the shipments table (to 1e-12: pandas sums in another order)."""
+    ship = results.shipments
+    got = results.flows_by_replication.set_index(["replication", "flow"])
+    for (rep, flow), f in ship.groupby(["replication", "flow"], observed=True):
+        row = got.loc[(rep, flow)]
+        done = f[f["measured"] & f["delivered_h"].notna()]
+        assert row["created_all"] == len(f) and row["created"] == int(f["measured"].sum())
+        assert row["delivered"] == len(done) and row["delivered_all"] == int(f["delivered_h"].notna().sum())
+        window = f[(f["delivered_h"] >= results.warmup_days * 24) & (f["delivered_h"] <= results.horizon_days * 24)]
+        assert row["throughput_teu_per_day"] == pytest.approx(window["teu"].sum() / results.measured_days, rel=1e-12)
+        assert row["cost_usd_per_teu"] == pytest.approx(done["cost_usd"].sum() / done["teu"].sum(), rel=1e-12)
+        for name in ("travel", "wait", "handling", "queue"):
+            assert row[f"{name}_days"] == pytest.approx(done[f"{name}_h"].mean() / 24.0, rel=1e-12, abs=1e-15)
+    assert len(got) == 2 * len(results.scenario.demand) and got["delivered"].min() > 0
+
+
+def test_arrays_from_numpy_buffers_equal_those_pa_array_makes():
+    """The writer's arrays (made from numpy buffers, without pandas) equal pa.array's: values, types,
+    nulls where a float is NaN or a code is negative, categories."""
+    from corridor_sim.columnar import Columns, arrow_table
+
+    rng = np.random.default_rng(3)
+    n = 1000
+    codes = rng.integers(-1, 3, n)
+    f64 = np.where(rng.random(n) < 0.1, np.nan, rng.exponential(5, n))
+    f32 = np.where(rng.random(n) < 0.1, np.nan, rng.uniform(0, 9000, n))
+    flags = rng.random(n) < 0.5
+    ids = rng.integers(0, 10**6, n)
+    labels = ["a", "bé", "c c"]
+    cols = Columns({"flow": codes, "shipment": ids, "measured": flags, "created_h": f32, "teu": f64},
+                   {"flow": labels})
+    got = arrow_table(cols, {}, float32=("created_h",))
+    want = [pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32), mask=codes < 0), pa.array(labels)),
+            pa.array(ids.astype(np.int32)), pa.array(flags),
+            pa.array(f32.astype(np.float32), from_pandas=True), pa.array(f64, from_pandas=True)]
+    for name, arr in zip(cols.columns, want):
+        assert got.column(name).combine_chunks().equals(arr), name
+        assert got.column(name).null_count == arr.null_count
+    assert got.column("teu").null_count == int(np.isnan(f64).sum()) > 0
+    assert got.column("flow").null_count == int((codes < 0).sum()) > 0
