@@ -83,9 +83,11 @@ class Columns:
                               for p in parts]
                     present = sorted({str(v) for vs in values for v in vs})
                     code = {v: i for i, v in enumerate(present)}
-                    data[name] = np.concatenate([
-                        np.array([code[str(p.categories[name][c])] if c >= 0 else -1 for c in p.data[name]],
-                                 dtype=np.int32) for p in parts])
+                    recoded = []
+                    for p in parts:  # each part's codes through a table from its labels to the new ones
+                        table = np.array([code.get(str(x), -1) for x in p.categories[name]] + [-1], dtype=np.int32)
+                        recoded.append(table[np.where(p.data[name] >= 0, p.data[name], -1)])
+                    data[name] = np.concatenate(recoded)
                     categories[name] = present
             else:
                 data[name] = np.concatenate([p.data[name] for p in parts])

@@ -534,3 +534,18 @@ def test_arrays_from_numpy_buffers_equal_those_pa_array_makes():
         assert got.column(name).null_count == arr.null_count
     assert got.column("teu").null_count == int(np.isnan(f64).sum()) > 0
     assert got.column("flow").null_count == int((codes < 0).sum()) > 0
+
+
+def test_columns_concat_of_different_labels_is_what_pandas_writes():
+    """Parts whose category labels differ concatenate, as pandas' concat then astype("category")
+    gives them, to the labels present, sorted, every row keeping its value (a missing one missing)."""
+    from corridor_sim.columnar import Columns
+
+    a = Columns({"place": np.array([0, 2, -1, 1]), "x": np.arange(4.0)}, {"place": ["P", "A", "Z"]})
+    b = Columns({"place": np.array([1, 0, 1]), "x": np.arange(3.0)}, {"place": ["M", "A", "unused"]})
+    got = Columns.concat([a, b])
+    want = pd.concat([a.frame(), b.frame()], ignore_index=True)["place"].astype("category")
+    assert got.categories["place"] == [str(c) for c in want.cat.categories] == ["A", "M", "P", "Z"]
+    np.testing.assert_array_equal(got["place"], want.cat.codes.to_numpy())
+    assert list(got.frame()["place"].astype(object).where(lambda s: s.notna(), None)) == \
+        ["P", "Z", None, "A", "A", "M", "A"]
