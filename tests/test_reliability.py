@@ -285,7 +285,7 @@ def test_sigterm_while_writing_leaves_no_temporary_folder(tmp_path):
 def test_sigterm_during_a_run_exits_cleanly(tmp_path):
     """A real SIGTERM to `corridor-sim run` mid-simulation ends it with 143, no results folder and no lock left."""
     out = tmp_path / "res"
-    path = small_with(tmp_path, simulation__horizon_days=3000, simulation__replications=1)
+    path = small_with(tmp_path, simulation__horizon_days=20000, simulation__replications=1)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "corridor_sim", "run", str(path), "--out", str(out), "--jobs", "1"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
