@@ -101,6 +101,12 @@ class Recorder(_Cohort):
         if self.keep_stages:
             self.rows.extend((shipment, stage, place, start_h, end_h))
 
+    def totals(self, shipment: int) -> tuple:
+        """Where a shipment's stage totals are: (sequence, offset), its total of stage k being
+        sequence[offset + k]; and the stage rows' column (None when they are not kept). A journey
+        adds its stages there itself (as `stage` would) rather than calling `stage` for each."""
+        return self.stage_totals, shipment * N_STAGES, self.rows if self.keep_stages else None
+
     def new_run(self, key: int, layout) -> tuple[int, list]:
         """A vehicle run of line `key` begins: its number and the list it logs its stops in."""
         if self.stoplogs is None:
@@ -252,6 +258,10 @@ class SummaryRecorder(_Cohort):
     def stage(self, shipment: int, stage: int, place: int, start_h: float, end_h: float) -> None:
         if end_h > start_h and shipment >= 0:  # an empty box (engine/empties.py) is not recorded
             self.active[shipment][4 + stage] += end_h - start_h
+
+    def totals(self, shipment: int) -> tuple:
+        """As `Recorder.totals`: the shipment's row of totals under way, and no stage rows."""
+        return self.active[shipment], 4, None
 
     def new_run(self, key: int, layout) -> tuple[int, list]:
         return -1, []
