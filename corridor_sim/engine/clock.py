@@ -35,16 +35,22 @@ from simpy.events import NORMAL, URGENT, Event, EventPriority, Timeout
 
 
 class FastTimeout(Timeout):
-    """A simpy Timeout scheduled in one step (the same queue entry `Timeout.__init__` makes)."""
+    """A simpy Timeout scheduled in one step (the same queue entry `Timeout.__init__` makes).
+
+    A timeout is triggered, and successful, from birth: `_ok` and a value of None are the class's,
+    so only the instance's own attributes are set."""
+
+    _ok = True
+    _value = None
 
     def __init__(self, env: Clock, delay: float, value: Any = None):
         if delay < 0:
             raise ValueError(f"Negative delay {delay}")
         self.env = env
         self.callbacks = []
-        self._value = value
+        if value is not None:
+            self._value = value
         self._delay = delay
-        self._ok = True
         if delay:
             heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), self))
         else:  # due now: on a Clock, the FIFO of such entries (Clock.schedule)

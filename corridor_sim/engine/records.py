@@ -12,6 +12,7 @@ import math
 from array import array
 from bisect import bisect_right
 from enum import IntEnum
+from operator import add
 
 import numpy as np
 
@@ -296,7 +297,7 @@ class SummaryRecorder(_Cohort):
             transit_h = now_h - row[3]
             self.delivered_n[flow] += 1
             self.transit_h_sum[flow] += transit_h
-            self.stage_h_sum[flow] = [a + b for a, b in zip(self.stage_h_sum[flow], row[4:-1])]
+            self.stage_h_sum[flow] = list(map(add, self.stage_h_sum[flow], row[4:-1]))  # a + b, in C
             self.route_teu[row[1]] += teu
             self.hist[flow][min(int(transit_h / 24.0 / self.BIN_DAYS), self.bins)] += 1
             self.month_delivered[flow][month] += 1
