@@ -284,7 +284,7 @@ class SummaryRecorder(_Cohort):
 
     def delivered(self, shipment: int, now_h: float) -> None:
         row = self.active.pop(shipment)
-        flow, teu = row[0], row[2]
+        flow, route, teu, created_h = row[0], row[1], row[2], row[3]
         self.in_system_teu[flow] -= teu
         self.delivered_all[flow] += 1
         if self.warmup_h <= now_h <= self.horizon_h:
@@ -294,14 +294,15 @@ class SummaryRecorder(_Cohort):
             self.open_measured -= 1  # _Cohort._delivered, inline
             if self.open_measured == 0 and self.done is not None and not self.done.triggered:
                 self.done.succeed()
-            transit_h = now_h - row[3]
+            transit_h = now_h - created_h
+            days = transit_h / 24.0
             self.delivered_n[flow] += 1
             self.transit_h_sum[flow] += transit_h
             self.stage_h_sum[flow] = list(map(add, self.stage_h_sum[flow], row[4:-1]))  # a + b, in C
-            self.route_teu[row[1]] += teu
-            self.hist[flow][min(int(transit_h / 24.0 / self.BIN_DAYS), self.bins)] += 1
+            self.route_teu[route] += teu
+            self.hist[flow][min(int(days / self.BIN_DAYS), self.bins)] += 1
             self.month_delivered[flow][month] += 1
-            self.month_hist[flow][month][min(int(transit_h / 24.0 / self.MONTH_BIN_DAYS), self.month_bins)] += 1
+            self.month_hist[flow][month][min(int(days / self.MONTH_BIN_DAYS), self.month_bins)] += 1
 
     def arrays(self) -> dict[str, np.ndarray]:
         cohort = [(v[0], v[3]) for v in self.active.values() if self.warmup_h <= v[3] < self.horizon_h]
