@@ -266,7 +266,8 @@ def test_events_due_now_keep_simpys_order_among_timeouts_at_the_same_time():
 
         env.timeout(1.0).callbacks.append(at_one)
         env.timeout(1.0).callbacks.append(note("timeout pushed first"))
-        env.timeout(0.5).callbacks.append(lambda e: env.timeout(0.5).callbacks.append(note("timeout pushed later")))
+        env.timeout(0.5).callbacks.append(
+            lambda _e: env.timeout(0.5).callbacks.append(note("timeout pushed later")))
         env.timeout(2.0).callbacks.append(note("later"))
         if stepwise:
             while env.peek() < float("inf"):

@@ -103,9 +103,9 @@ class Recorder(_Cohort):
             self.rows.extend((shipment, stage, place, start_h, end_h))
 
     def totals(self, shipment: int) -> tuple:
-        """Where a shipment's stage totals are: (sequence, offset), its total of stage k being
-        sequence[offset + k]; and the stage rows' column (None when they are not kept). A journey
-        adds its stages there itself (as `stage` would) rather than calling `stage` for each."""
+        """Where a loaded shipment's stages go: (totals, offset, rows), its total of stage k being
+        totals[offset + k], and `rows` the stage rows' column (None when they are not kept). A
+        journey adds its stages there itself, as `stage` would, rather than calling it for each."""
         return self.stage_totals, shipment * N_STAGES, self.rows if self.keep_stages else None
 
     def new_run(self, key: int, layout) -> tuple[int, list]:
@@ -298,7 +298,8 @@ class SummaryRecorder(_Cohort):
             days = transit_h / 24.0
             self.delivered_n[flow] += 1
             self.transit_h_sum[flow] += transit_h
-            self.stage_h_sum[flow] = list(map(add, self.stage_h_sum[flow], row[4:-1]))  # a + b, in C
+            # a + b for each stage, in C: the same additions as a comprehension's
+            self.stage_h_sum[flow] = list(map(add, self.stage_h_sum[flow], row[4:-1]))
             self.route_teu[route] += teu
             self.hist[flow][min(int(days / self.BIN_DAYS), self.bins)] += 1
             self.month_delivered[flow][month] += 1
