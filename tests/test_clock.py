@@ -233,3 +233,52 @@ def test_a_finished_started_process_is_freed_without_the_cycle_collector():
         assert ref() is None
     finally:
         gc.enable()
+
+
+def test_events_due_now_keep_simpys_order_among_timeouts_at_the_same_time():
+    """Events scheduled for now at normal priority (succeed, timeout(0)) run in SimPy's key order
+    against heap entries of the same time: after a timeout pushed before them, after an urgent event
+    pushed after them, and in their own order; `peek` and `step` see them too."""
+
+    def ties(env: simpy.Environment, stepwise: bool) -> list:
+        trace: list = []
+
+        def note(name):
+            return lambda _event: trace.append((env.now, name))
+
+        def chain(name, depth):
+            def callback(_event):
+                trace.append((env.now, name))
+                if depth:
+                    env.event().succeed().callbacks.append(chain(f"{name}>", depth - 1))
+            return callback
+
+        def at_one(_event):
+            trace.append((env.now, "wake"))
+            env.event().succeed().callbacks.append(chain("now-a", 2))
+            env.timeout(0).callbacks.append(note("zero"))
+            env.timeout(0.0, value="v").callbacks.append(note("zero-value"))
+            urgent = env.event()
+            urgent._ok, urgent._value = True, None
+            env.schedule(urgent, simpy.core.URGENT)
+            urgent.callbacks.append(note("urgent"))
+            env.event().succeed().callbacks.append(note("now-b"))
+
+        env.timeout(1.0).callbacks.append(at_one)
+        env.timeout(1.0).callbacks.append(note("timeout pushed first"))
+        env.timeout(0.5).callbacks.append(
+            lambda _e: env.timeout(0.5).callbacks.append(note("timeout pushed later")))
+        env.timeout(2.0).callbacks.append(note("later"))
+        if stepwise:
+            while env.peek() < float("inf"):
+                trace.append(("peek", env.peek()))
+                env.step()
+        else:
+            env.run()
+        return trace
+
+    expected = ties(simpy.Environment(), True)
+    assert ties(Clock(), True) == expected
+    plain = [t for t in expected if t[0] != "peek"]
+    assert ties(Clock(), False) == plain == ties(simpy.Environment(), False)
+    assert [name for _, name in plain].index("urgent") < [name for _, name in plain].index("now-a")

@@ -244,9 +244,12 @@ class CorridorModel:
         One generator per journey: the common steps (handle, drive, ride) run inline, the same
         events in the same order as `yield from` each step would give (which costs a generator and
         a frame per step); any other step, and a subclass's own version of these, is delegated.
+        The inline steps add their stages to the shipment's totals themselves, as the recorder's
+        `stage` would (the same additions in the same order), without a call per stage.
         """
         env, rec = self.env, self.recorder
-        timeout, record = env.timeout, rec.stage  # looked up once; env._now is env.now without the property
+        timeout = env.timeout  # looked up once; env._now is env.now without the property
+        totals, base, rows = rec.totals(shipment)
         for step, args in plan:
             f = getattr(step, "__func__", None)
             if f is _HANDLE:
@@ -258,18 +261,28 @@ class CorridorModel:
                 started_h = env._now
                 yield timeout(facility.sample_service_time_h())
                 facility.release()
+                end_h = env._now
                 if started_h > arrived_h:
-                    record(shipment, QUEUE, place, arrived_h, started_h)
-                record(shipment, stage, place, started_h, env._now)
+                    totals[base + QUEUE] += started_h - arrived_h
+                    if rows is not None:
+                        rows.extend((shipment, QUEUE, place, arrived_h, started_h))
+                if end_h > started_h:
+                    totals[base + stage] += end_h - started_h
+                    if rows is not None:
+                        rows.extend((shipment, stage, place, started_h, end_h))
             elif f is _DRIVE:
                 segment, place, gate = args
                 if gate is not None:
                     arrived_h = env._now
                     yield gate.enter()
-                    record(shipment, WAIT, place, arrived_h, env._now)
+                    rec.stage(shipment, WAIT, place, arrived_h, env._now)
                 start_h = env._now
                 yield timeout(self.running_time_h(segment))
-                record(shipment, TRAVEL, place, start_h, env._now)
+                end_h = env._now
+                if end_h > start_h:
+                    totals[base + TRAVEL] += end_h - start_h
+                    if rows is not None:
+                        rows.extend((shipment, TRAVEL, place, start_h, end_h))
             elif f is _RIDE:
                 group, to = args
                 done = env.event()
@@ -277,7 +290,7 @@ class CorridorModel:
                 yield done
             else:
                 yield from step(shipment, teu, *args)
-        rec.delivered(shipment, env.now)
+        rec.delivered(shipment, env._now)
 
     def handle(self, shipment: int, teu: float, facility: Facility, place: int, stage: int):
         """Queue for a server at a node, be handled, record both."""

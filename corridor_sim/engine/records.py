@@ -12,6 +12,7 @@ import math
 from array import array
 from bisect import bisect_right
 from enum import IntEnum
+from operator import add
 
 import numpy as np
 
@@ -100,6 +101,12 @@ class Recorder(_Cohort):
         self.stage_totals[shipment * N_STAGES + stage] += end_h - start_h
         if self.keep_stages:
             self.rows.extend((shipment, stage, place, start_h, end_h))
+
+    def totals(self, shipment: int) -> tuple:
+        """Where a loaded shipment's stages go: (totals, offset, rows), its total of stage k being
+        totals[offset + k], and `rows` the stage rows' column (None when they are not kept). A
+        journey adds its stages there itself, as `stage` would, rather than calling it for each."""
+        return self.stage_totals, shipment * N_STAGES, self.rows if self.keep_stages else None
 
     def new_run(self, key: int, layout) -> tuple[int, list]:
         """A vehicle run of line `key` begins: its number and the list it logs its stops in."""
@@ -253,6 +260,10 @@ class SummaryRecorder(_Cohort):
         if end_h > start_h and shipment >= 0:  # an empty box (engine/empties.py) is not recorded
             self.active[shipment][4 + stage] += end_h - start_h
 
+    def totals(self, shipment: int) -> tuple:
+        """As `Recorder.totals`: the shipment's row of totals under way, and no stage rows."""
+        return self.active[shipment], 4, None
+
     def new_run(self, key: int, layout) -> tuple[int, list]:
         return -1, []
 
@@ -273,7 +284,7 @@ class SummaryRecorder(_Cohort):
 
     def delivered(self, shipment: int, now_h: float) -> None:
         row = self.active.pop(shipment)
-        flow, teu = row[0], row[2]
+        flow, route, teu, created_h = row[0], row[1], row[2], row[3]
         self.in_system_teu[flow] -= teu
         self.delivered_all[flow] += 1
         if self.warmup_h <= now_h <= self.horizon_h:
@@ -283,14 +294,16 @@ class SummaryRecorder(_Cohort):
             self.open_measured -= 1  # _Cohort._delivered, inline
             if self.open_measured == 0 and self.done is not None and not self.done.triggered:
                 self.done.succeed()
-            transit_h = now_h - row[3]
+            transit_h = now_h - created_h
+            days = transit_h / 24.0
             self.delivered_n[flow] += 1
             self.transit_h_sum[flow] += transit_h
-            self.stage_h_sum[flow] = [a + b for a, b in zip(self.stage_h_sum[flow], row[4:-1])]
-            self.route_teu[row[1]] += teu
-            self.hist[flow][min(int(transit_h / 24.0 / self.BIN_DAYS), self.bins)] += 1
+            # a + b for each stage, in C: the same additions as a comprehension's
+            self.stage_h_sum[flow] = list(map(add, self.stage_h_sum[flow], row[4:-1]))
+            self.route_teu[route] += teu
+            self.hist[flow][min(int(days / self.BIN_DAYS), self.bins)] += 1
             self.month_delivered[flow][month] += 1
-            self.month_hist[flow][month][min(int(transit_h / 24.0 / self.MONTH_BIN_DAYS), self.month_bins)] += 1
+            self.month_hist[flow][month][min(int(days / self.MONTH_BIN_DAYS), self.month_bins)] += 1
 
     def arrays(self) -> dict[str, np.ndarray]:
         cohort = [(v[0], v[3]) for v in self.active.values() if self.warmup_h <= v[3] < self.horizon_h]
