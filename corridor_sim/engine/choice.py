@@ -228,9 +228,12 @@ class FlowChooser:
 
     def _commit(self, c: int, now: float, teu: float) -> None:
         """Count `teu` chosen for candidate c now in its smoothed rate (TEU an hour)."""
+        rides = self.cands[c].rides
         if self.rate[c] == 0.0:
-            for _, group, _ in self.cands[c].rides:
+            for _, group, _ in rides:
                 self.shared.chosen(group)  # its rate counts in the pools ahead from now on
+        for _, group, _ in rides:
+            self.shared.committed(group, now, teu)
         self.rate[c] = self.rate[c] * math.exp((self.rate_h[c] - now) / PIPELINE_TAU_H) + teu / PIPELINE_TAU_H
         self.rate_h[c] = now
 

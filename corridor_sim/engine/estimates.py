@@ -76,6 +76,9 @@ class StateEstimates:
         self._rates: dict[int, tuple] = {}  # id(pool group) -> what its lines offer, as _pool_now reads it
         self._sorted: dict[int, bool] = {}  # pools whose users are sorted by hours to them
         self._active: dict[int, list] = {}  # id(pool group) -> its users chosen at least once, sorted
+        # id(pool group) -> [sum of its users' smoothed rates (TEU an hour), when]: the inflow bound
+        self._inflow: dict[int, list] = {}
+        self._overload: dict[int, tuple[int, bool]] = {}  # id(pool group) -> (epoch, whether it may be)
 
     # ------------------------------------------------------------------ epochs and sums
 
@@ -110,6 +113,18 @@ class StateEstimates:
         """A candidate riding from pool `group` has been chosen for the first time: its rate counts
         in the pool's committed freight from now on (users never chosen have rate 0 and add 0)."""
         self._active.pop(id(group), None)
+
+    def committed(self, group, now: float, teu: float) -> None:
+        """`teu` chosen now for a candidate riding from pool `group`: the sum of the pool's users'
+        smoothed rates rises by teu / PIPELINE_TAU_H (each rate decays by the same factor, so their
+        sum is kept whole, decayed only when it changes or is read)."""
+        key = id(group)
+        total = self._inflow.get(key)
+        if total is None:
+            self._inflow[key] = [teu / PIPELINE_TAU_H, now]
+        else:
+            total[0] = total[0] * math.exp((total[1] - now) / PIPELINE_TAU_H) + teu / PIPELINE_TAU_H
+            total[1] = now
 
     def _element(self, signature: tuple, make) -> list[int]:
         """[index] of the element with this signature, `make()` (a function of the clock) the first
@@ -302,14 +317,33 @@ class StateEstimates:
             fixed = self.fixed_teu_per_h.get(key, 0.0) * hours
 
             def wait(now: float) -> float:
-                inflow = fixed + self._committed(key, now, hours)
                 teu_per_h = self._pool_now(key, lines, now)[2]
                 if teu_per_h <= 0 or math.isinf(teu_per_h):
                     return 0.0
-                excess = inflow - teu_per_h * hours
+                if not self._may_overload(key, now, teu_per_h):
+                    return 0.0  # what _committed would find cannot exceed what the lines carry
+                excess = fixed + self._committed(key, now, hours) - teu_per_h * hours
                 return excess / teu_per_h if excess > 0 else 0.0
             return wait
         return self._element(("pipeline", leg.pool_key, hours), make)
+
+    def _may_overload(self, key: int, now: float, teu_per_h: float) -> bool:
+        """Whether freight on its way may exceed what pool `key`'s lines carry, decided once an epoch
+        (at the pool's first pipeline reading, when _committed would read its users' rates).
+
+        The inflow of a pipeline element `hours` ahead is at most hours x (TEU an hour of the flows
+        that do not choose + the sum of the users' smoothed rates, `committed`), whatever `hours`; while
+        that is below hours x `teu_per_h` (the pool's rate this epoch) every pipeline element of the
+        pool is 0 this epoch and _committed need not be formed. The margins (1e-9, against 1e-16 of
+        rounding) keep the verdict on the side of forming it, so every value is the one it would be."""
+        seen = self._overload.get(key)
+        if seen is not None and seen[0] == self.epoch:
+            return seen[1]
+        total = self._inflow.get(key)
+        rates = total[0] * math.exp((total[1] - now) / PIPELINE_TAU_H) if total is not None else 0.0
+        may = self.fixed_teu_per_h.get(key, 0.0) + rates * (1.0 + 1e-9) >= teu_per_h * (1.0 - 1e-9)
+        self._overload[key] = (self.epoch, may)
+        return may
 
     def _committed(self, key: int, now: float, hours: float) -> float:
         """TEU the choosing flows have sent towards pool `key` that get there within `hours`: the sum
