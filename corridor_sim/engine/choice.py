@@ -150,7 +150,8 @@ class FlowChooser:
         # Per option of a decision point: (static hours, its sum's key, its elements).
         self.terms = {key: [(self.cands[c].static_h[i], (self.cands[c].key, i), self.cands[c].elements(i))
                             for c, i in opts] for key, opts in self.points.items()}
-        self.picked: dict[str, tuple] = {}  # decision point -> (the estimate it was made on, its choice)
+        self.picked: dict[str, tuple] = {}  # decision point -> (the estimate it was made on, its choice, epoch)
+        self.lagless = self.choice.information_lag_h <= 0
         self.static = {key: [self.cands[c].static_h[i] for c, i in opts] for key, opts in self.points.items()}
         self.money = {key: [self.cands[c].cost_usd[i] if self.by_cost else 0.0 for c, i in opts]
                       for key, opts in self.points.items()}
@@ -192,8 +193,14 @@ class FlowChooser:
         options = self.points[key]
         if len(options) == 1:
             return 0
-        hours = self.expected_h(key, now)
         cached = self.picked.get(key)
+        shared = self.shared
+        if (allowed is None and cached is not None and cached[2] == shared.epoch and self.lagless
+                and now - shared.epoch_h < REFRESH_H):
+            # This epoch's estimate, already chosen on (without a lag, expected_h would return it).
+            hours = cached[0]
+        else:
+            hours = self.expected_h(key, now)
         if allowed is None and cached is not None and cached[0] is hours:
             choice = cached[1]  # the same estimate as the last shipment here: the same GCs
         else:
@@ -212,7 +219,7 @@ class FlowChooser:
                     cum.append(total)
                 choice = (cum, total)
             if allowed is None:
-                self.picked[key] = (hours, choice)
+                self.picked[key] = (hours, choice, shared.epoch)
         if self.theta == 0:
             return choice
         cum, total = choice
@@ -233,7 +240,7 @@ class FlowChooser:
             for _, group, _ in rides:
                 self.shared.chosen(group)  # its rate counts in the pools ahead from now on
         for _, group, _ in rides:
-            self.shared.committed(group, now, teu)
+            self.shared.committed(group, teu)
         self.rate[c] = self.rate[c] * math.exp((self.rate_h[c] - now) / PIPELINE_TAU_H) + teu / PIPELINE_TAU_H
         self.rate_h[c] = now
 

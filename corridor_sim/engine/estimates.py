@@ -114,17 +114,16 @@ class StateEstimates:
         in the pool's committed freight from now on (users never chosen have rate 0 and add 0)."""
         self._active.pop(id(group), None)
 
-    def committed(self, group, now: float, teu: float) -> None:
-        """`teu` chosen now for a candidate riding from pool `group`: the sum of the pool's users'
-        smoothed rates rises by teu / PIPELINE_TAU_H (each rate decays by the same factor, so their
-        sum is kept whole, decayed only when it changes or is read)."""
-        key = id(group)
-        total = self._inflow.get(key)
+    def committed(self, group, teu: float) -> None:
+        """`teu` chosen just now for a candidate riding from pool `group`: the sum of the pool's
+        users' smoothed rates rises by teu / PIPELINE_TAU_H (an upper bound of that sum is kept per
+        pool for `_may_overload`: what was added since the pool was last read is not decayed until
+        it is read again, so the bound never falls below the sum)."""
+        total = self._inflow.get(id(group))
         if total is None:
-            self._inflow[key] = [teu / PIPELINE_TAU_H, now]
+            self._inflow[id(group)] = [0.0, 0.0, teu / PIPELINE_TAU_H]  # decayed sum, when, added since
         else:
-            total[0] = total[0] * math.exp((total[1] - now) / PIPELINE_TAU_H) + teu / PIPELINE_TAU_H
-            total[1] = now
+            total[2] += teu / PIPELINE_TAU_H
 
     def _element(self, signature: tuple, make) -> list[int]:
         """[index] of the element with this signature, `make()` (a function of the clock) the first
@@ -278,7 +277,7 @@ class StateEstimates:
             room = capacity = 0
             when_full = False
             for s, own_h, cycle_h, k in lines:
-                factor = s.factor()
+                factor = math.prod(s.factors) if s.factors else 1.0  # s.factor(), without the call
                 offered = s.capacity_teu * factor
                 free = max(0.0, offered - s.through_teu[k])
                 room += free
@@ -313,10 +312,15 @@ class StateEstimates:
         if hours < REFRESH_H or math.isinf(_pool_rate(lines)[1]):
             return []  # nothing can be on its way for long, or vehicles come whenever one fills
 
+        overload = self._overload
+
         def make():
             fixed = self.fixed_teu_per_h.get(key, 0.0) * hours
 
             def wait(now: float) -> float:
+                seen = overload.get(key)
+                if seen is not None and seen[0] == self.epoch and not seen[1]:
+                    return 0.0  # decided this epoch: the lines keep up (below)
                 teu_per_h = self._pool_now(key, lines, now)[2]
                 if teu_per_h <= 0 or math.isinf(teu_per_h):
                     return 0.0
@@ -334,13 +338,19 @@ class StateEstimates:
         The inflow of a pipeline element `hours` ahead is at most hours x (TEU an hour of the flows
         that do not choose + the sum of the users' smoothed rates, `committed`), whatever `hours`; while
         that is below hours x `teu_per_h` (the pool's rate this epoch) every pipeline element of the
-        pool is 0 this epoch and _committed need not be formed. The margins (1e-9, against 1e-16 of
-        rounding) keep the verdict on the side of forming it, so every value is the one it would be."""
+        pool is 0 this epoch and _committed need not be formed. The sum kept is never below the true
+        one, and the margins (1e-9, against 1e-16 of rounding) keep the verdict on the side of forming
+        it, so every value is the one _committed would give."""
         seen = self._overload.get(key)
         if seen is not None and seen[0] == self.epoch:
             return seen[1]
         total = self._inflow.get(key)
-        rates = total[0] * math.exp((total[1] - now) / PIPELINE_TAU_H) if total is not None else 0.0
+        rates = 0.0
+        if total is not None:
+            # Every user's rate decays by the same factor; what was added since the last reading is
+            # counted whole (more than it is now).
+            rates = total[0] = total[0] * math.exp((total[1] - now) / PIPELINE_TAU_H) + total[2]
+            total[1], total[2] = now, 0.0
         may = self.fixed_teu_per_h.get(key, 0.0) + rates * (1.0 + 1e-9) >= teu_per_h * (1.0 - 1e-9)
         self._overload[key] = (self.epoch, may)
         return may
