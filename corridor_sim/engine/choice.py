@@ -145,10 +145,11 @@ class FlowChooser:
         for c, cand in enumerate(self.cands):
             for _, group, hours in cand.rides:
                 self.shared.pool_users.setdefault(id(group), []).append((self, c, hours))
+        self.inflow = [[self.shared.inflow(group) for _, group, _ in cand.rides] for cand in self.cands]
         self.snapshots: dict[str, deque] = {key: deque() for key in self.points}
         self.seen = {key: 0 for key in self.points}  # decision point -> the epoch of its newest snapshot
         # Per option of a decision point: (static hours, its sum's key, its elements).
-        self.terms = {key: [(self.cands[c].static_h[i], (self.cands[c].key, i), self.cands[c].elements(i))
+        self.terms = {key: [(self.cands[c].static_h[i], self.shared.slot((self.cands[c].key, i)), self.cands[c].elements(i))
                             for c, i in opts] for key, opts in self.points.items()}
         self.picked: dict[str, tuple] = {}  # decision point -> (the estimate it was made on, its choice, epoch)
         self.lagless = self.choice.information_lag_h <= 0
@@ -175,7 +176,7 @@ class FlowChooser:
         if self.seen[key] != shared.epoch:
             # Flows with the same candidate share its sum (formed once an epoch).
             self.seen[key] = shared.epoch
-            hours = [base + shared.extra_h(sum_key, elements, now) for base, sum_key, elements in self.terms[key]]
+            hours = shared.hours(self.terms[key], now)
             if self.choice.information_lag_h <= 0:
                 snaps.clear()  # without a lag only the newest estimate is ever read
             snaps.append((now, hours))  # stamped now: nothing in it was read later
@@ -235,12 +236,12 @@ class FlowChooser:
 
     def _commit(self, c: int, now: float, teu: float) -> None:
         """Count `teu` chosen for candidate c now in its smoothed rate (TEU an hour)."""
-        rides = self.cands[c].rides
         if self.rate[c] == 0.0:
-            for _, group, _ in rides:
+            for _, group, _ in self.cands[c].rides:
                 self.shared.chosen(group)  # its rate counts in the pools ahead from now on
-        for _, group, _ in rides:
-            self.shared.committed(group, teu)
+        added = teu / PIPELINE_TAU_H
+        for bound in self.inflow[c]:
+            bound[2] += added  # the pools' bounds of their committed freight (StateEstimates.inflow)
         self.rate[c] = self.rate[c] * math.exp((self.rate_h[c] - now) / PIPELINE_TAU_H) + teu / PIPELINE_TAU_H
         self.rate_h[c] = now
 

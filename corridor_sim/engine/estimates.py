@@ -69,14 +69,16 @@ class StateEstimates:
         self.values: list[float] = []  # each element's hours at the last epoch
         self.epoch = 0  # the number of the last epoch (0: none yet)
         self.epoch_h = -math.inf  # when it was
-        self._sums: dict[tuple, tuple[int, float]] = {}  # (route key, leg) -> (epoch, summed hours)
+        self._slots: dict[tuple, int] = {}  # (route key, leg) -> its sum's slot in the two lists below
+        self._sum_epoch: list[int] = []  # per slot: the epoch its sum was formed in
+        self._sum_h: list[float] = []  # per slot: the summed hours
         self.pool_users: dict[int, list] = {}  # id(pool group) -> [(FlowChooser, candidate, hours to it)]
         self.fixed_teu_per_h: dict[int, float] = {}  # id(pool group) -> TEU an hour of flows that do not choose
         self._pipes: dict[int, tuple] = {}  # id(pool group) -> its users' rates, as _committed reads them
         self._rates: dict[int, tuple] = {}  # id(pool group) -> what its lines offer, as _pool_now reads it
         self._sorted: dict[int, bool] = {}  # pools whose users are sorted by hours to them
         self._active: dict[int, list] = {}  # id(pool group) -> its users chosen at least once, sorted
-        # id(pool group) -> [sum of its users' smoothed rates (TEU an hour), when]: the inflow bound
+        # id(pool group) -> [decayed sum, when, added since]: a bound of its users' smoothed rates (inflow)
         self._inflow: dict[int, list] = {}
         self._overload: dict[int, tuple[int, bool]] = {}  # id(pool group) -> (epoch, whether it may be)
 
@@ -93,37 +95,49 @@ class StateEstimates:
         """The state has just changed (a closure began): read it afresh at the next ask."""
         self.epoch_h = -math.inf
 
-    def extra_h(self, key: tuple, indices: tuple[int, ...], now: float) -> float:
-        """The hours the state adds at the elements `indices` (a candidate's leg on, named `key`) in
-        the current epoch: summed in their order along the route, once an epoch; an element not yet
-        read in this epoch is read now."""
-        found = self._sums.get(key)
-        if found is not None and found[0] == self.epoch:
-            return found[1]
-        values, extra = self.values, 0.0
-        for j in indices:
-            value = values[j]
-            if value is None:
-                value = values[j] = self.elements[j](now)
-            extra += value
-        self._sums[key] = (self.epoch, extra)
-        return extra
+    def slot(self, key: tuple) -> int:
+        """The slot of the sum named `key` (a candidate's route key and leg): the same for every flow
+        and decision point with that candidate, so that they share it."""
+        j = self._slots.get(key)
+        if j is None:
+            j = self._slots[key] = len(self._sum_h)
+            self._sum_epoch.append(0)
+            self._sum_h.append(0.0)
+        return j
+
+    def hours(self, terms: list, now: float) -> list[float]:
+        """Expected hours of the options `terms` [(static hours, slot, element indices)] in the
+        current epoch: static + the hours the state adds at the elements, summed in their order
+        along the route, once an epoch per slot; an element not yet read in this epoch is read now."""
+        epoch, sum_epoch, sum_h = self.epoch, self._sum_epoch, self._sum_h
+        values, elements = self.values, self.elements
+        out = []
+        for base, slot, indices in terms:
+            if sum_epoch[slot] == epoch:
+                out.append(base + sum_h[slot])
+                continue
+            extra = 0.0
+            for j in indices:
+                value = values[j]
+                if value is None:
+                    value = values[j] = elements[j](now)
+                extra += value
+            sum_epoch[slot] = epoch
+            sum_h[slot] = extra
+            out.append(base + extra)
+        return out
 
     def chosen(self, group) -> None:
         """A candidate riding from pool `group` has been chosen for the first time: its rate counts
         in the pool's committed freight from now on (users never chosen have rate 0 and add 0)."""
         self._active.pop(id(group), None)
 
-    def committed(self, group, teu: float) -> None:
-        """`teu` chosen just now for a candidate riding from pool `group`: the sum of the pool's
-        users' smoothed rates rises by teu / PIPELINE_TAU_H (an upper bound of that sum is kept per
-        pool for `_may_overload`: what was added since the pool was last read is not decayed until
-        it is read again, so the bound never falls below the sum)."""
-        total = self._inflow.get(id(group))
-        if total is None:
-            self._inflow[id(group)] = [0.0, 0.0, teu / PIPELINE_TAU_H]  # decayed sum, when, added since
-        else:
-            total[2] += teu / PIPELINE_TAU_H
+    def inflow(self, group) -> list[float]:
+        """The upper bound kept of the sum of pool `group`'s users' smoothed rates (TEU an hour), for
+        `_may_overload`: [decayed sum, when, added since]. A choice adds teu / PIPELINE_TAU_H to
+        "added since" (FlowChooser._commit); that part is not decayed until the pool is next read, so
+        the bound never falls below the sum (each rate decays by the same factor)."""
+        return self._inflow.setdefault(id(group), [0.0, 0.0, 0.0])
 
     def _element(self, signature: tuple, make) -> list[int]:
         """[index] of the element with this signature, `make()` (a function of the clock) the first
@@ -346,7 +360,7 @@ class StateEstimates:
             return seen[1]
         total = self._inflow.get(key)
         rates = 0.0
-        if total is not None:
+        if total is not None and (total[0] or total[2]):
             # Every user's rate decays by the same factor; what was added since the last reading is
             # counted whole (more than it is now).
             rates = total[0] = total[0] * math.exp((total[1] - now) / PIPELINE_TAU_H) + total[2]
