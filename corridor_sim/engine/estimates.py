@@ -256,7 +256,8 @@ class StateEstimates:
         static_wait_h = self.network.pool_wait_h(*leg.pool_key)
 
         def wait(now: float) -> float:
-            departures_per_h, teu_per_h = self._pool_now(key, lines, now)[1:3]
+            rates = self._pool_now(key, lines, now)
+            departures_per_h, teu_per_h = rates[1], rates[2]
             if departures_per_h == 0 or math.isinf(departures_per_h):
                 return 0.0
             interval_h = 1.0 / departures_per_h
@@ -291,15 +292,16 @@ class StateEstimates:
             room = capacity = 0
             when_full = False
             for s, own_h, cycle_h, k in lines:
-                factor = math.prod(s.factors) if s.factors else 1.0  # s.factor(), without the call
+                factors, fleet = s.factors, s.fleet
+                factor = math.prod(factors) if factors else 1.0  # s.factor(), without the call
                 offered = s.capacity_teu * factor
                 free = max(0.0, offered - s.through_teu[k])
                 room += free
                 capacity += offered
-                n = s.fleet.target if s.fleet is not None else 1
+                n = fleet.target if fleet is not None else 1
                 if when_full or factor <= 0 or n == 0:
                     continue
-                interval_h = own_h if s.fleet is None else max(own_h, cycle_h / n)
+                interval_h = own_h if fleet is None else max(own_h, cycle_h / n)
                 if interval_h <= 0 and k == 0:
                     when_full = True  # vehicles whenever it fills (as _pool_rate)
                     continue
