@@ -157,7 +157,7 @@ class FlowChooser:
         self.money = {key: [self.cands[c].cost_usd[i] if self.by_cost else 0.0 for c, i in opts]
                       for key, opts in self.points.items()}
         months = len(chooser.model.month_edges_h) - 1
-        self.month_edges = chooser.model.month_edges_h
+        self.month_edges = chooser.model.month_edges_h.tolist()  # (bisect on a list: no numpy scalars)
         self.warmup_h, self.horizon_h = chooser.model.warmup_h, chooser.model.horizon_h
         weeks = max(1, math.ceil((self.horizon_h - self.warmup_h) / WEEK_H))
         # TEU chosen per candidate by month and week of creation (lists: cheaper to add to one by one).

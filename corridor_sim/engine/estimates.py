@@ -81,6 +81,7 @@ class StateEstimates:
         # id(pool group) -> [decayed sum, when, added since]: a bound of its users' smoothed rates (inflow)
         self._inflow: dict[int, list] = {}
         self._overload: dict[int, tuple[int, bool]] = {}  # id(pool group) -> (epoch, whether it may be)
+        self._pipe_of: dict[int, list[int]] = {}  # id(pool group) -> its pipeline elements
 
     # ------------------------------------------------------------------ epochs and sums
 
@@ -345,7 +346,11 @@ class StateEstimates:
                 excess = fixed + self._committed(key, now, hours) - teu_per_h * hours
                 return excess / teu_per_h if excess > 0 else 0.0
             return wait
-        return self._element(("pipeline", leg.pool_key, hours), make)
+        out = self._element(("pipeline", leg.pool_key, hours), make)
+        elements = self._pipe_of.setdefault(key, [])
+        if out[0] not in elements:
+            elements.append(out[0])
+        return out
 
     def _may_overload(self, key: int, now: float, teu_per_h: float) -> bool:
         """Whether freight on its way may exceed what pool `key`'s lines carry, decided once an epoch
@@ -369,6 +374,10 @@ class StateEstimates:
             total[1], total[2] = now, 0.0
         may = self.fixed_teu_per_h.get(key, 0.0) + rates * (1.0 + 1e-9) >= teu_per_h * (1.0 - 1e-9)
         self._overload[key] = (self.epoch, may)
+        if not may:
+            values = self.values
+            for j in self._pipe_of[key]:
+                values[j] = 0.0  # what each of the pool's pipeline elements gives this epoch: not read
         return may
 
     def _committed(self, key: int, now: float, hours: float) -> float:
