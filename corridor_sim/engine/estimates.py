@@ -80,7 +80,7 @@ class StateEstimates:
         self._active: dict[int, list] = {}  # id(pool group) -> its users chosen at least once, sorted
         # id(pool group) -> [decayed sum, when, added since]: a bound of its users' smoothed rates (inflow)
         self._inflow: dict[int, list] = {}
-        self._overload: dict[int, tuple[int, bool]] = {}  # id(pool group) -> (epoch, whether it may be)
+        self._overload: dict[int, tuple] = {}  # id(pool group) -> (epoch, whether it may be, its TEU an hour)
         self._pipe_of: dict[int, list[int]] = {}  # id(pool group) -> its pipeline elements
 
     # ------------------------------------------------------------------ epochs and sums
@@ -233,11 +233,16 @@ class StateEstimates:
         headway_h = 2.0 * self.network.pool_wait_h(*leg.pool_key)
         key = id(group)
 
+        known = self._rates
+
         def wait(now: float) -> float:
             queue = group.queue
             if not queue:
                 return 0.0
-            _, _, _, room, capacity = self._pool_now(key, lines, now)
+            rates = known.get(key)
+            if rates is None or rates[0] != self.epoch:
+                rates = self._pool_now(key, lines, now)
+            room, capacity = rates[3], rates[4]
             if capacity <= 0:
                 return 0.0  # stopped: the closure elements count how long for
             # Room per departure: capacity less what its last call brought through (a train that
@@ -329,21 +334,30 @@ class StateEstimates:
         if hours < REFRESH_H or math.isinf(_pool_rate(lines)[1]):
             return []  # nothing can be on its way for long, or vehicles come whenever one fills
 
-        overload = self._overload
+        overload, pipes = self._overload, self._pipes
 
         def make():
             fixed = self.fixed_teu_per_h.get(key, 0.0) * hours
 
             def wait(now: float) -> float:
                 seen = overload.get(key)
-                if seen is not None and seen[0] == self.epoch and not seen[1]:
-                    return 0.0  # decided this epoch: the lines keep up (below)
-                teu_per_h = self._pool_now(key, lines, now)[2]
-                if teu_per_h <= 0 or math.isinf(teu_per_h):
-                    return 0.0
-                if not self._may_overload(key, now, teu_per_h):
-                    return 0.0  # what _committed would find cannot exceed what the lines carry
-                excess = fixed + self._committed(key, now, hours) - teu_per_h * hours
+                if seen is None or seen[0] != self.epoch:
+                    teu_per_h = self._pool_now(key, lines, now)[2]
+                    if teu_per_h <= 0 or math.isinf(teu_per_h):
+                        return 0.0
+                    if not self._may_overload(key, now, teu_per_h):
+                        return 0.0  # what _committed would find cannot exceed what the lines carry
+                elif not seen[1]:
+                    return 0.0  # decided this epoch: the lines keep up
+                else:
+                    teu_per_h = seen[2]  # this epoch's, as _pool_now has it
+                cached = pipes.get(key)
+                if cached is not None and cached[0] == self.epoch:  # _committed's, without the call
+                    j = bisect_left(cached[1], hours)
+                    committed = cached[2][j] + hours * cached[3][j]
+                else:
+                    committed = self._committed(key, now, hours)
+                excess = fixed + committed - teu_per_h * hours
                 return excess / teu_per_h if excess > 0 else 0.0
             return wait
         out = self._element(("pipeline", leg.pool_key, hours), make)
@@ -373,7 +387,7 @@ class StateEstimates:
             rates = total[0] = total[0] * math.exp((total[1] - now) / PIPELINE_TAU_H) + total[2]
             total[1], total[2] = now, 0.0
         may = self.fixed_teu_per_h.get(key, 0.0) + rates * (1.0 + 1e-9) >= teu_per_h * (1.0 - 1e-9)
-        self._overload[key] = (self.epoch, may)
+        self._overload[key] = (self.epoch, may, teu_per_h)
         if not may:
             values = self.values
             for j in self._pipe_of[key]:
