@@ -191,17 +191,21 @@ class FlowChooser:
     def pick(self, key: str, now: float, allowed: list[bool] | None = None) -> int:
         """The option chosen at a decision point: the least GC (the first of equals), or a logit draw;
         only among the `allowed` options if given (at least one must be)."""
-        options = self.points[key]
-        if len(options) == 1:
-            return 0
         cached = self.picked.get(key)
         shared = self.shared
         if (allowed is None and cached is not None and cached[2] == shared.epoch and self.lagless
                 and now - shared.epoch_h < REFRESH_H):
-            # This epoch's estimate, already chosen on (without a lag, expected_h would return it).
-            hours = cached[0]
-        else:
-            hours = self.expected_h(key, now)
+            # Chosen on this epoch's estimate already (without a lag expected_h would return it): the
+            # same GCs, so the same choice, or the same logit shares with a draw of its own.
+            choice = cached[1]
+            if self.theta == 0:
+                return choice
+            cum, total = choice
+            return min(bisect_right(cum, self.rng.random() * total), len(cum) - 1)
+        options = self.points[key]
+        if len(options) == 1:
+            return 0
+        hours = self.expected_h(key, now)
         if allowed is None and cached is not None and cached[0] is hours:
             choice = cached[1]  # the same estimate as the last shipment here: the same GCs
         else:
