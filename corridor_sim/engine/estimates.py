@@ -30,7 +30,11 @@ closure began), and in it each element is read at most once, when a candidate th
 first priced; each candidate's addition is the sum of its elements' values in route order, formed
 once an epoch and shared by every flow and decision point with that candidate. So an estimate is
 never more than REFRESH_H old, and the cost is per element and hour of simulated time, not per
-shipment or per candidate.
+shipment or per candidate. The pipeline term, whose committed sums would be formed for every pool
+every epoch, is first bounded: each pool keeps an upper bound of its users' smoothed rates (a
+choice adds to it; it decays when read), and while that bound and the flows that do not choose stay
+below what the pool's lines carry, the pool's pipeline elements are exactly 0 for the epoch and
+the sums are not formed (`_may_overload`).
 """
 
 from __future__ import annotations
