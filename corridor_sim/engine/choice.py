@@ -148,7 +148,7 @@ class FlowChooser:
         self.inflow = [[self.shared.inflow(group) for _, group, _ in cand.rides] for cand in self.cands]
         self.snapshots: dict[str, deque] = {key: deque() for key in self.points}
         self.seen = {key: 0 for key in self.points}  # decision point -> the epoch of its newest snapshot
-        # Per option of a decision point: (static hours, its sum's key, its elements).
+        # Per option of a decision point: (static hours, its sum's slot (shared by equal tails), its elements).
         self.terms = {key: [(self.cands[c].static_h[i], self.shared.slot((self.cands[c].key, i)), self.cands[c].elements(i))
                             for c, i in opts] for key, opts in self.points.items()}
         self.picked: dict[str, tuple] = {}  # decision point -> (the estimate it was made on, its choice, epoch)
