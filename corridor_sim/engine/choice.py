@@ -145,17 +145,19 @@ class FlowChooser:
         for c, cand in enumerate(self.cands):
             for _, group, hours in cand.rides:
                 self.shared.pool_users.setdefault(id(group), []).append((self, c, hours))
+        self.inflow = [[self.shared.inflow(group) for _, group, _ in cand.rides] for cand in self.cands]
         self.snapshots: dict[str, deque] = {key: deque() for key in self.points}
         self.seen = {key: 0 for key in self.points}  # decision point -> the epoch of its newest snapshot
-        # Per option of a decision point: (static hours, its sum's key, its elements).
-        self.terms = {key: [(self.cands[c].static_h[i], (self.cands[c].key, i), self.cands[c].elements(i))
+        # Per option of a decision point: (static hours, its sum's slot (shared by equal tails), its elements).
+        self.terms = {key: [(self.cands[c].static_h[i], self.shared.slot((self.cands[c].key, i)), self.cands[c].elements(i))
                             for c, i in opts] for key, opts in self.points.items()}
-        self.picked: dict[str, tuple] = {}  # decision point -> (the estimate it was made on, its choice)
+        self.picked: dict[str, tuple] = {}  # decision point -> (the estimate it was made on, its choice, epoch)
+        self.lagless = self.choice.information_lag_h <= 0
         self.static = {key: [self.cands[c].static_h[i] for c, i in opts] for key, opts in self.points.items()}
         self.money = {key: [self.cands[c].cost_usd[i] if self.by_cost else 0.0 for c, i in opts]
                       for key, opts in self.points.items()}
         months = len(chooser.model.month_edges_h) - 1
-        self.month_edges = chooser.model.month_edges_h
+        self.month_edges = chooser.model.month_edges_h.tolist()  # (bisect on a list: no numpy scalars)
         self.warmup_h, self.horizon_h = chooser.model.warmup_h, chooser.model.horizon_h
         weeks = max(1, math.ceil((self.horizon_h - self.warmup_h) / WEEK_H))
         # TEU chosen per candidate by month and week of creation (lists: cheaper to add to one by one).
@@ -174,7 +176,7 @@ class FlowChooser:
         if self.seen[key] != shared.epoch:
             # Flows with the same candidate share its sum (formed once an epoch).
             self.seen[key] = shared.epoch
-            hours = [base + shared.extra_h(sum_key, elements, now) for base, sum_key, elements in self.terms[key]]
+            hours = shared.hours(self.terms[key], now)
             if self.choice.information_lag_h <= 0:
                 snaps.clear()  # without a lag only the newest estimate is ever read
             snaps.append((now, hours))  # stamped now: nothing in it was read later
@@ -189,11 +191,21 @@ class FlowChooser:
     def pick(self, key: str, now: float, allowed: list[bool] | None = None) -> int:
         """The option chosen at a decision point: the least GC (the first of equals), or a logit draw;
         only among the `allowed` options if given (at least one must be)."""
+        cached = self.picked.get(key)
+        shared = self.shared
+        if (allowed is None and cached is not None and cached[2] == shared.epoch and self.lagless
+                and now - shared.epoch_h < REFRESH_H):
+            # Chosen on this epoch's estimate already (without a lag expected_h would return it): the
+            # same GCs, so the same choice, or the same logit shares with a draw of its own.
+            choice = cached[1]
+            if self.theta == 0:
+                return choice
+            cum, total = choice
+            return min(bisect_right(cum, self.rng.random() * total), len(cum) - 1)
         options = self.points[key]
         if len(options) == 1:
             return 0
         hours = self.expected_h(key, now)
-        cached = self.picked.get(key)
         if allowed is None and cached is not None and cached[0] is hours:
             choice = cached[1]  # the same estimate as the last shipment here: the same GCs
         else:
@@ -212,7 +224,7 @@ class FlowChooser:
                     cum.append(total)
                 choice = (cum, total)
             if allowed is None:
-                self.picked[key] = (hours, choice)
+                self.picked[key] = (hours, choice, shared.epoch)
         if self.theta == 0:
             return choice
         cum, total = choice
@@ -231,6 +243,9 @@ class FlowChooser:
         if self.rate[c] == 0.0:
             for _, group, _ in self.cands[c].rides:
                 self.shared.chosen(group)  # its rate counts in the pools ahead from now on
+        added = teu / PIPELINE_TAU_H
+        for bound in self.inflow[c]:
+            bound[2] += added  # the pools' bounds of their committed freight (StateEstimates.inflow)
         self.rate[c] = self.rate[c] * math.exp((self.rate_h[c] - now) / PIPELINE_TAU_H) + teu / PIPELINE_TAU_H
         self.rate_h[c] = now
 

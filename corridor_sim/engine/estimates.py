@@ -30,7 +30,11 @@ closure began), and in it each element is read at most once, when a candidate th
 first priced; each candidate's addition is the sum of its elements' values in route order, formed
 once an epoch and shared by every flow and decision point with that candidate. So an estimate is
 never more than REFRESH_H old, and the cost is per element and hour of simulated time, not per
-shipment or per candidate.
+shipment or per candidate. The pipeline term, whose committed sums would be formed for every pool
+every epoch, is first bounded: each pool keeps an upper bound of its users' smoothed rates (a
+choice adds to it; it decays when read), and while that bound and the flows that do not choose stay
+below what the pool's lines carry, the pool's pipeline elements are exactly 0 for the epoch and
+the sums are not formed (`_may_overload`).
 """
 
 from __future__ import annotations
@@ -69,13 +73,19 @@ class StateEstimates:
         self.values: list[float] = []  # each element's hours at the last epoch
         self.epoch = 0  # the number of the last epoch (0: none yet)
         self.epoch_h = -math.inf  # when it was
-        self._sums: dict[tuple, tuple[int, float]] = {}  # (route key, leg) -> (epoch, summed hours)
+        self._slots: dict[tuple, int] = {}  # (route key, leg) -> its sum's slot in the two lists below
+        self._sum_epoch: list[int] = []  # per slot: the epoch its sum was formed in
+        self._sum_h: list[float] = []  # per slot: the summed hours
         self.pool_users: dict[int, list] = {}  # id(pool group) -> [(FlowChooser, candidate, hours to it)]
         self.fixed_teu_per_h: dict[int, float] = {}  # id(pool group) -> TEU an hour of flows that do not choose
         self._pipes: dict[int, tuple] = {}  # id(pool group) -> its users' rates, as _committed reads them
         self._rates: dict[int, tuple] = {}  # id(pool group) -> what its lines offer, as _pool_now reads it
         self._sorted: dict[int, bool] = {}  # pools whose users are sorted by hours to them
         self._active: dict[int, list] = {}  # id(pool group) -> its users chosen at least once, sorted
+        # id(pool group) -> [decayed sum, when, added since]: a bound of its users' smoothed rates (inflow)
+        self._inflow: dict[int, list] = {}
+        self._overload: dict[int, tuple] = {}  # id(pool group) -> (epoch, whether it may be, its TEU an hour)
+        self._pipe_of: dict[int, list[int]] = {}  # id(pool group) -> its pipeline elements
 
     # ------------------------------------------------------------------ epochs and sums
 
@@ -90,26 +100,49 @@ class StateEstimates:
         """The state has just changed (a closure began): read it afresh at the next ask."""
         self.epoch_h = -math.inf
 
-    def extra_h(self, key: tuple, indices: tuple[int, ...], now: float) -> float:
-        """The hours the state adds at the elements `indices` (a candidate's leg on, named `key`) in
-        the current epoch: summed in their order along the route, once an epoch; an element not yet
-        read in this epoch is read now."""
-        found = self._sums.get(key)
-        if found is not None and found[0] == self.epoch:
-            return found[1]
-        values, extra = self.values, 0.0
-        for j in indices:
-            value = values[j]
-            if value is None:
-                value = values[j] = self.elements[j](now)
-            extra += value
-        self._sums[key] = (self.epoch, extra)
-        return extra
+    def slot(self, key: tuple) -> int:
+        """The slot of the sum named `key` (a candidate's route key and leg): the same for every flow
+        and decision point with that candidate, so that they share it."""
+        j = self._slots.get(key)
+        if j is None:
+            j = self._slots[key] = len(self._sum_h)
+            self._sum_epoch.append(0)
+            self._sum_h.append(0.0)
+        return j
+
+    def hours(self, terms: list, now: float) -> list[float]:
+        """Expected hours of the options `terms` [(static hours, slot, element indices)] in the
+        current epoch: static + the hours the state adds at the elements, summed in their order
+        along the route, once an epoch per slot; an element not yet read in this epoch is read now."""
+        epoch, sum_epoch, sum_h = self.epoch, self._sum_epoch, self._sum_h
+        values, elements = self.values, self.elements
+        out = []
+        for base, slot, indices in terms:
+            if sum_epoch[slot] == epoch:
+                out.append(base + sum_h[slot])
+                continue
+            extra = 0.0
+            for j in indices:
+                value = values[j]
+                if value is None:
+                    value = values[j] = elements[j](now)
+                extra += value
+            sum_epoch[slot] = epoch
+            sum_h[slot] = extra
+            out.append(base + extra)
+        return out
 
     def chosen(self, group) -> None:
         """A candidate riding from pool `group` has been chosen for the first time: its rate counts
         in the pool's committed freight from now on (users never chosen have rate 0 and add 0)."""
         self._active.pop(id(group), None)
+
+    def inflow(self, group) -> list[float]:
+        """The upper bound kept of the sum of pool `group`'s users' smoothed rates (TEU an hour), for
+        `_may_overload`: [decayed sum, when, added since]. A choice adds teu / PIPELINE_TAU_H to
+        "added since" (FlowChooser._commit); that part is not decayed until the pool is next read, so
+        the bound never falls below the sum (each rate decays by the same factor)."""
+        return self._inflow.setdefault(id(group), [0.0, 0.0, 0.0])
 
     def _element(self, signature: tuple, make) -> list[int]:
         """[index] of the element with this signature, `make()` (a function of the clock) the first
@@ -204,11 +237,16 @@ class StateEstimates:
         headway_h = 2.0 * self.network.pool_wait_h(*leg.pool_key)
         key = id(group)
 
+        known = self._rates
+
         def wait(now: float) -> float:
             queue = group.queue
             if not queue:
                 return 0.0
-            _, _, _, room, capacity = self._pool_now(key, lines, now)
+            rates = known.get(key)
+            if rates is None or rates[0] != self.epoch:
+                rates = self._pool_now(key, lines, now)
+            room, capacity = rates[3], rates[4]
             if capacity <= 0:
                 return 0.0  # stopped: the closure elements count how long for
             # Room per departure: capacity less what its last call brought through (a train that
@@ -228,7 +266,8 @@ class StateEstimates:
         static_wait_h = self.network.pool_wait_h(*leg.pool_key)
 
         def wait(now: float) -> float:
-            departures_per_h, teu_per_h = self._pool_now(key, lines, now)[1:3]
+            rates = self._pool_now(key, lines, now)
+            departures_per_h, teu_per_h = rates[1], rates[2]
             if departures_per_h == 0 or math.isinf(departures_per_h):
                 return 0.0
             interval_h = 1.0 / departures_per_h
@@ -263,15 +302,16 @@ class StateEstimates:
             room = capacity = 0
             when_full = False
             for s, own_h, cycle_h, k in lines:
-                factor = s.factor()
+                factors, fleet = s.factors, s.fleet
+                factor = math.prod(factors) if factors else 1.0  # s.factor(), without the call
                 offered = s.capacity_teu * factor
                 free = max(0.0, offered - s.through_teu[k])
                 room += free
                 capacity += offered
-                n = s.fleet.target if s.fleet is not None else 1
+                n = fleet.target if fleet is not None else 1
                 if when_full or factor <= 0 or n == 0:
                     continue
-                interval_h = own_h if s.fleet is None else max(own_h, cycle_h / n)
+                interval_h = own_h if fleet is None else max(own_h, cycle_h / n)
                 if interval_h <= 0 and k == 0:
                     when_full = True  # vehicles whenever it fills (as _pool_rate)
                     continue
@@ -298,18 +338,65 @@ class StateEstimates:
         if hours < REFRESH_H or math.isinf(_pool_rate(lines)[1]):
             return []  # nothing can be on its way for long, or vehicles come whenever one fills
 
+        overload, pipes = self._overload, self._pipes
+
         def make():
             fixed = self.fixed_teu_per_h.get(key, 0.0) * hours
 
             def wait(now: float) -> float:
-                inflow = fixed + self._committed(key, now, hours)
-                teu_per_h = self._pool_now(key, lines, now)[2]
-                if teu_per_h <= 0 or math.isinf(teu_per_h):
-                    return 0.0
-                excess = inflow - teu_per_h * hours
+                seen = overload.get(key)
+                if seen is None or seen[0] != self.epoch:
+                    teu_per_h = self._pool_now(key, lines, now)[2]
+                    if teu_per_h <= 0 or math.isinf(teu_per_h):
+                        return 0.0
+                    if not self._may_overload(key, now, teu_per_h):
+                        return 0.0  # what _committed would find cannot exceed what the lines carry
+                elif not seen[1]:
+                    return 0.0  # decided this epoch: the lines keep up
+                else:
+                    teu_per_h = seen[2]  # this epoch's, as _pool_now has it
+                cached = pipes.get(key)
+                if cached is not None and cached[0] == self.epoch:  # _committed's, without the call
+                    j = bisect_left(cached[1], hours)
+                    committed = cached[2][j] + hours * cached[3][j]
+                else:
+                    committed = self._committed(key, now, hours)
+                excess = fixed + committed - teu_per_h * hours
                 return excess / teu_per_h if excess > 0 else 0.0
             return wait
-        return self._element(("pipeline", leg.pool_key, hours), make)
+        out = self._element(("pipeline", leg.pool_key, hours), make)
+        elements = self._pipe_of.setdefault(key, [])
+        if out[0] not in elements:
+            elements.append(out[0])
+        return out
+
+    def _may_overload(self, key: int, now: float, teu_per_h: float) -> bool:
+        """Whether freight on its way may exceed what pool `key`'s lines carry, decided once an epoch
+        (at the pool's first pipeline reading, when _committed would read its users' rates).
+
+        The inflow of a pipeline element `hours` ahead is at most hours x (TEU an hour of the flows
+        that do not choose + the sum of the users' smoothed rates, `committed`), whatever `hours`; while
+        that is below hours x `teu_per_h` (the pool's rate this epoch) every pipeline element of the
+        pool is 0 this epoch and _committed need not be formed. The sum kept is never below the true
+        one, and the margins (1e-9, against 1e-16 of rounding) keep the verdict on the side of forming
+        it, so every value is the one _committed would give."""
+        seen = self._overload.get(key)
+        if seen is not None and seen[0] == self.epoch:
+            return seen[1]
+        total = self._inflow.get(key)
+        rates = 0.0
+        if total is not None and (total[0] or total[2]):
+            # Every user's rate decays by the same factor; what was added since the last reading is
+            # counted whole (more than it is now).
+            rates = total[0] = total[0] * math.exp((total[1] - now) / PIPELINE_TAU_H) + total[2]
+            total[1], total[2] = now, 0.0
+        may = self.fixed_teu_per_h.get(key, 0.0) + rates * (1.0 + 1e-9) >= teu_per_h * (1.0 - 1e-9)
+        self._overload[key] = (self.epoch, may, teu_per_h)
+        if not may:
+            values = self.values
+            for j in self._pipe_of[key]:
+                values[j] = 0.0  # what each of the pool's pipeline elements gives this epoch: not read
+        return may
 
     def _committed(self, key: int, now: float, hours: float) -> float:
         """TEU the choosing flows have sent towards pool `key` that get there within `hours`: the sum
