@@ -14,7 +14,9 @@ timed from building the model to the end of the run. Prints the median seconds (
 each, the with / without ratio of the medians (target: within 1.3) and the shipments simulated.
 The machine may be shared: read CPU time first.
 
-`--interleaved` is the steadier measure on a shared machine: both models are built in one process
+`--interleaved` steps both models in one process (steadier under load, but it understates the ratio:
+the two models evict each other's data from the caches, which slows the cheaper one more; the
+separate runs are the figure of record, docs/performance.md): both models are built in one process
 and advanced alternately a simulated day at a time (`env.run(until=...)`, the order swapped every
 day) to the horizon (no drain), the CPU time of each summed over its builds and days, so that the
 machine's load falls on both alike. It prints the same lines, for its one round.

@@ -91,6 +91,10 @@ class _Candidate:
         self.blocked = [chooser.closed_now(route, i) for i in range(n)]
         self.leg_at = {self.starts[i]: (i, i in self.transfers, self.blocked[i]) for i in range(1, n)}
         self.before_move = [tuple(self.plan[self.starts[i]:self.starts[i + 1] - 1]) for i in range(n)]
+        # Each step -> the first decision point after it (a leg start of leg_at), else the plan's end:
+        # the steps a journey takes in one go between the chooser's looks.
+        points = sorted(self.leg_at) + [len(self.plan)]
+        self.leg_end = [next(p for p in points if p > k) for k in range(len(self.plan))]
         tail = [e.total_h for e in route.leg_expected]
         self.static_h = [sum(tail[i:]) for i in range(n)]
         self.cost_usd = [chooser.tail_cost(route, i) for i in range(n)]
@@ -276,10 +280,10 @@ class FlowChooser:
                         c, cand, k, decided = c2, self.cands[c2], self.cands[c2].starts[i2], True
                         continue
             decided = False
-            step, args = cand.plan[k]
-            at[0], at[1], at[2] = c, k, env.now
-            try:
-                yield from step(shipment, teu, *args)
+            end = cand.leg_end[k]
+            at[0] = c
+            try:  # the steps up to the next decision point, inline (model.journey sets at[1], at[2])
+                yield from model.journey(shipment, cand.plan, teu, k, end, at)
             except simpy.Interrupt as stop:  # its next segment or service closed while it waited
                 c2, k2, first, stage, place = stop.cause
                 model.recorder.stage(shipment, stage, place, at[2], env.now)
@@ -289,7 +293,7 @@ class FlowChooser:
                 for step, args in first:
                     yield from step(shipment, teu, *args)
                 continue
-            k += 1
+            k = end
         del self.live[me]
         model.recorder.delivered(shipment, env.now)
 

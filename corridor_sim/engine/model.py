@@ -238,7 +238,8 @@ class CorridorModel:
     def _handle_step(self, node_id: str) -> tuple:
         return (self.handle, (self.facilities[node_id], self.node_place[node_id], int(self.handling_stage(node_id))))
 
-    def journey(self, shipment: int, plan: list[tuple], teu: float):
+    def journey(self, shipment: int, plan: list[tuple], teu: float, first: int = 0, last: int | None = None,
+                at: list | None = None):
         """Carry one shipment along its route, recording each stage.
 
         One generator per journey: the common steps (handle, drive, ride) run inline, the same
@@ -246,11 +247,19 @@ class CorridorModel:
         a frame per step); any other step, and a subclass's own version of these, is delegated.
         The inline steps add their stages to the shipment's totals themselves, as the recorder's
         `stage` would (the same additions in the same order), without a call per stage.
+
+        A chooser (engine/choice.py) runs a candidate's plan a leg at a time: steps `first` to
+        `last` (excluded; the shipment is delivered only when `last` is None), writing into `at`
+        the step under way and when it began (at[1], at[2]), which a closure reads to turn it back.
         """
         env, rec = self.env, self.recorder
         timeout = env.timeout  # looked up once; env._now is env.now without the property
         totals, base, rows = rec.totals(shipment)
-        for step, args in plan:
+        k = first
+        for step, args in (plan if first == 0 and last is None else plan[first:last]):
+            if at is not None:
+                at[1], at[2] = k, env._now
+                k += 1
             f = getattr(step, "__func__", None)
             if f is _HANDLE:
                 facility, place, stage = args
@@ -290,7 +299,8 @@ class CorridorModel:
                 yield done
             else:
                 yield from step(shipment, teu, *args)
-        rec.delivered(shipment, env._now)
+        if last is None:
+            rec.delivered(shipment, env._now)
 
     def handle(self, shipment: int, teu: float, facility: Facility, place: int, stage: int):
         """Queue for a server at a node, be handled, record both."""
