@@ -230,6 +230,7 @@ SECTIONS = {"outputs": bench_outputs, "folder": bench_folder, "ten": bench_ten, 
 
 
 def run(args) -> dict:
+    compile_bytecode(ROOT / "corridor_sim", HERE)  # here, so that run_all.py's targets section has it too
     res = {"load_avg_start": os.getloadavg()}
     tmp = Path(tempfile.mkdtemp(prefix="corridor-sim-targets-"))
     try:
@@ -252,7 +253,6 @@ def main(argv=None) -> int:
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
     prepare(args)
-    compile_bytecode(ROOT / "corridor_sim", HERE)
     res = run(args)
     print_table(table(res))
     print(f"load average: start {res['load_avg_start'][0]:.1f}, end {res['load_avg_end'][0]:.1f}")
