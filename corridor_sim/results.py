@@ -296,11 +296,12 @@ class Results:
     def _measured_shipments(self):
         """The measured shipments as written to the folder: the DataFrame if one was built or set
         (a caller may have changed it), else the replications' numpy columns (no pandas)."""
-        frame = self.__dict__.get("shipments")
-        if frame is not None:
+        parts = self._kept_shipments()
+        if "shipments" in self.__dict__ or not parts:  # (no replication kept them: the empty table)
+            frame = self.shipments
             return frame[frame["measured"]]
-        cols = Columns.concat(self._kept_shipments())
-        return cols.take(np.flatnonzero(cols["measured"])) if len(cols) else cols
+        cols = Columns.concat(parts)
+        return cols.take(np.flatnonzero(cols["measured"]))
 
     def _streamed_rows(self, out: ReplicationOutput) -> list[dict]:
         """flows_by_replication rows from a summary-only replication's streamed statistics."""

@@ -549,3 +549,11 @@ def test_columns_concat_of_different_labels_is_what_pandas_writes():
     np.testing.assert_array_equal(got["place"], want.cat.codes.to_numpy())
     assert list(got.frame()["place"].astype(object).where(lambda s: s.notna(), None)) == \
         ["P", "Z", None, "A", "A", "M", "A"]
+
+
+def test_a_summary_only_run_written_with_shipments_writes_an_empty_table(tmp_path):
+    """Results of a summary-only run written with shipments=True give an empty shipments table, not a crash."""
+    res = cs.run(_small(), replications=1, seed=5, summary_only=True)
+    folder = res.write(tmp_path / "res")
+    back = cs.read_results(folder)
+    assert len(back.shipments) == 0 and back.summary()["flows"]
