@@ -94,6 +94,11 @@ class Columns:
         return cls(data, categories)
 
     @classmethod
+    def of(cls, table) -> Columns:
+        """A table to write: `Columns` as they are, a DataFrame by its columns (`from_frame`)."""
+        return table if isinstance(table, Columns) else cls.from_frame(table)
+
+    @classmethod
     def from_frame(cls, frame: pd.DataFrame) -> Columns:
         """A DataFrame's columns; a categorical one (or one named as categorical in the layout) as codes."""
         import pandas as pd

@@ -25,22 +25,17 @@ from corridor_sim.network import CorridorNetwork, Route
 
 from corridor_sim.results_layout import (  # noqa: F401  (the layout's names, as results_dir gave them)
     FORMATS, RIDE_UNITS, RUN_UNITS, SHIPMENT_DERIVED, SHIPMENT_FLOAT32, SHIPMENT_ORDER, SHIPMENT_UNITS,
-    STAGE_FLOAT32, STAGE_UNITS, write_shipment_tables)
-
-def _as_columns(table) -> Columns:
-    """A table to write: Columns as they are, a DataFrame by its columns (categoricals as codes)."""
-    return table if isinstance(table, Columns) else Columns.from_frame(table)
-
+    STAGE_FLOAT32, STAGE_ORDER, STAGE_UNITS, write_shipment_tables)
 
 def _arrow_table(frame, units: dict[str, str], float32: Sequence[str] = ()):
     """A pyarrow Table of a DataFrame or `Columns` with the layout's types (columnar.arrow_table)."""
-    return arrow_table(_as_columns(frame), units, float32)
+    return arrow_table(Columns.of(frame), units, float32)
 
 
 def write_parquet(frame, path: Path, units: dict[str, str], float32: Sequence[str] = ()) -> None:
     """Write a DataFrame or `Columns` to `path` as Parquet, one row group per replication
     (columnar.write_parquet: zstd level `ZSTD_LEVEL`, each column's encoding by `choose_encodings`)."""
-    _write_columns(_as_columns(frame), path, units, float32)
+    _write_columns(Columns.of(frame), path, units, float32)
 
 
 def expand_ride_tables(rides: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
@@ -87,7 +82,7 @@ def expand_ride_tables(rides: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
 
 def sort_stages(stages: pd.DataFrame) -> pd.DataFrame:
     """Stage rows in journey order: by replication, shipment, start and end (stable)."""
-    order = np.lexsort([stages[c].to_numpy() for c in ("end_h", "start_h", "shipment", "replication")])
+    order = np.lexsort([stages[c].to_numpy() for c in reversed(STAGE_ORDER)])
     return stages.take(order).reset_index(drop=True)
 
 

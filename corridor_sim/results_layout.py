@@ -58,6 +58,8 @@ SHIPMENT_DERIVED = ("transit_days", "measured", "cost_usd", "co2_kg")
 # neighbouring rows are close (19% fewer bytes than in shipment order on the base INSTC run);
 # read_results puts the rows back in shipment order.
 SHIPMENT_ORDER = ("flow", "shipment")
+# stages.parquet's rows: each journey in order (results_dir.sort_stages sorts a DataFrame alike).
+STAGE_ORDER = ("replication", "shipment", "start_h", "end_h")
 
 
 def write_shipment_tables(folder: Path, shipments, stages, fmt: str = "parquet",
@@ -83,14 +85,12 @@ def write_shipment_tables(folder: Path, shipments, stages, fmt: str = "parquet",
         if len(stages):
             stages.to_csv(folder / "stages.csv.gz", index=False)
         return
-    shipments = shipments if isinstance(shipments, Columns) else Columns.from_frame(shipments)
-    stored = shipments.drop(SHIPMENT_DERIVED)
+    stored = Columns.of(shipments).drop(SHIPMENT_DERIVED)
     write_parquet(sorted_rows(stored, ("replication", *SHIPMENT_ORDER)), folder / "shipments.parquet",
                   SHIPMENT_UNITS, float32=SHIPMENT_FLOAT32)
     if outputs is None:
         if len(stages):
-            stages = stages if isinstance(stages, Columns) else Columns.from_frame(stages)
-            write_parquet(sort_stage_rows(stages), folder / "stages.parquet", STAGE_UNITS, float32=STAGE_FLOAT32)
+            write_parquet(sort_stage_rows(Columns.of(stages)), folder / "stages.parquet", STAGE_UNITS, float32=STAGE_FLOAT32)
         return
     plain, rides, runs = stop_log_columns(outputs)
     if len(plain) or len(rides):
@@ -102,7 +102,7 @@ def write_shipment_tables(folder: Path, shipments, stages, fmt: str = "parquet",
 
 def sort_stage_rows(stages: Columns) -> Columns:
     """Stage rows in journey order: by replication, shipment, start and end (stable)."""
-    return sorted_rows(stages, ("replication", "shipment", "start_h", "end_h"))
+    return sorted_rows(stages, STAGE_ORDER)
 
 
 def stop_log_columns(outputs: Sequence) -> tuple[Columns, Columns, Columns]:
