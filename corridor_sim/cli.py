@@ -582,6 +582,11 @@ def main(argv: list[str] | None = None) -> int:
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
     except ValueError:  # not the main thread: leave signals alone
         previous = None
+    else:
+        # A process started by one that blocks SIGTERM (a pool starting its helpers does, for a
+        # moment) inherits the blocked mask: the signal would stay pending and the run go on.
+        if hasattr(signal, "pthread_sigmask"):
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     try:
         with contextlib.ExitStack() as args.exit_stack:
             return args.func(args)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -282,19 +283,28 @@ def test_sigterm_while_writing_leaves_no_temporary_folder(tmp_path):
     assert not out.exists() and hidden_entries(tmp_path) == []
 
 
-def test_sigterm_during_a_run_exits_cleanly(tmp_path):
-    """A real SIGTERM to `corridor-sim run` mid-simulation ends it with 143, no results folder and no lock left."""
+@pytest.mark.parametrize("blocked", [False, True], ids=["plain", "started-with-sigterm-blocked"])
+def test_sigterm_during_a_run_exits_cleanly(tmp_path, blocked):
+    """A real SIGTERM to `corridor-sim run` mid-simulation ends it with 143, no results folder and no lock
+    left, also when the process that started it had SIGTERM blocked (a mask the child inherits)."""
     out = tmp_path / "res"
     path = small_with(tmp_path, simulation__horizon_days=20000, simulation__replications=1)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+    def block() -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+
     proc = subprocess.Popen([sys.executable, "-m", "corridor_sim", "run", str(path), "--out", str(out), "--jobs", "1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=block if blocked else None)
     lock = tmp_path / ".res.lock"
     deadline = time.monotonic() + 60
     while not lock.exists() and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
+    held = lock.exists()
     proc.terminate()
-    _, err = proc.communicate(timeout=60)
+    out_text, err = proc.communicate(timeout=60)
+    assert held, f"the run never held its lock (exit {proc.returncode}): {out_text[-300:]} {err[-300:]}"
     assert proc.returncode == 143, err
     assert "Traceback" not in err
     assert not out.exists() and hidden_entries(tmp_path) == []
