@@ -10,7 +10,7 @@ import simpy
 
 import corridor_sim.engine.model as model_module
 from corridor_sim import load_scenario
-from corridor_sim.engine.clock import Clock, Started
+from corridor_sim.engine.clock import PARK, Clock, Started
 from corridor_sim.engine.model import CorridorModel
 
 SCENARIOS = Path(__file__).parent / "scenarios"
@@ -282,3 +282,98 @@ def test_events_due_now_keep_simpys_order_among_timeouts_at_the_same_time():
     plain = [t for t in expected if t[0] != "peek"]
     assert ties(Clock(), False) == plain == ties(simpy.Environment(), False)
     assert [name for _, name in plain].index("urgent") < [name for _, name in plain].index("now-a")
+
+
+def _sleepers(env: simpy.Environment, fast: bool) -> list:
+    """Started jobs that sleep (a float, a numpy float, an int, zero), queue for one server, are
+    interrupted while asleep or queued and hit a negative delay; `fast` writes the sleeps as numbers
+    and the queueing as parking (engine/clock.py), otherwise as timeouts and events. Returns the trace."""
+    trace: list = []
+    rng = np.random.default_rng(3)
+    waiting: list = []
+    busy = [False]
+    jobs: dict = {}
+
+    def sleep(delay):
+        return delay if fast else env.timeout(delay)
+
+    def release():
+        busy[0] = False
+        if waiting:
+            busy[0] = True  # handed straight to the next, as a facility does
+            waiting.pop(0).succeed()
+
+    def job(i):
+        serving, token = False, None
+        try:
+            yield sleep(float(rng.exponential(0.5)))
+            trace.append((env.now, "queue", i))
+            if busy[0]:
+                token = env.active_process if fast else env.event()  # what the server's release succeeds
+                waiting.append(token)
+                yield PARK if fast else token
+            busy[0] = serving = True
+            trace.append((env.now, "serve", i))
+            yield sleep(np.float64(rng.exponential(0.4)))
+            serving = False
+            release()
+            yield sleep(1 if i % 2 else 0)
+            trace.append((env.now, "slept", i))
+        except simpy.Interrupt as stop:
+            trace.append((env.now, "interrupted", i, stop.cause, serving))
+            if serving:
+                release()
+            elif any(w is token for w in waiting):  # queued: leaves the queue
+                waiting.remove(token)
+            if stop.cause % 2:
+                return -i  # ends at once: a sleep it was in must not resume it
+            yield sleep(0.25)
+        try:
+            yield sleep(-1.0)
+        except ValueError as err:
+            trace.append((env.now, "refused", i, str(err)))
+        return i
+
+    def arrive(i):
+        def callback(_event):
+            if i < 200:
+                env.timeout(float(rng.exponential(0.3))).callbacks.append(arrive(i + 1))
+            jobs[i] = Started(env, job(i))
+        return callback
+
+    def interrupter():
+        for k in range(40):
+            yield env.timeout(1.1)
+            victim = jobs.get(max(jobs, default=0) - 3)
+            if victim is not None and victim.is_alive:
+                victim.interrupt(k)
+
+    env.timeout(0.1).callbacks.append(arrive(0))
+    env.process(interrupter())
+    env.run(until=200.0)
+    return trace + [(i, p.value if p.triggered else "alive") for i, p in sorted(jobs.items())]
+
+
+def test_sleeping_and_parking_give_the_trace_of_timeouts_and_events():
+    """Started processes that sleep by yielding numbers and wait parked, with interrupts during both,
+    give the trace (times, order, values) of the same processes on timeouts and events."""
+    plain, fast = _sleepers(simpy.Environment(), False), _sleepers(Clock(), True)
+    assert fast == plain
+    assert sum(t[1] == "interrupted" for t in plain) >= 5 and sum(t[1] == "refused" for t in plain) > 150
+    on_clock_with_timeouts = _sleepers(Clock(), False)
+    assert on_clock_with_timeouts == plain
+
+
+def test_a_started_process_sleeps_on_a_plain_environment_by_a_timeout():
+    """Off a Clock (simpy.Environment) a yielded number is a timeout; parking is refused."""
+    env, trace = simpy.Environment(), []
+
+    def job():
+        yield 2.5
+        trace.append(env.now)
+        yield PARK
+
+    Started(env, job())
+    with pytest.raises(RuntimeError, match="park only on a Clock"):
+        env.run(until=10.0)
+    assert trace == [2.5]

@@ -463,7 +463,8 @@ class Chooser:
                 else:
                     group = model.pools.group(leg.pool_key)
                     queue = group.queue
-                    entry = next((w for w in queue if w.event is event), None)
+                    # parked in the pool (engine/clock.py), or waiting on its event (off a Clock)
+                    entry = next((w for w in queue if w.event is proc or w.event is event), None)
                     place = group.lines[0].index if group.lines else 0  # the wait is a line's, as in services.py
                 if entry is None:
                     continue

@@ -18,6 +18,13 @@ conditions, `StopSimulation`, failed events crashing the run) and changes only h
   whichever of the heap's head and the FIFO's head has the lesser key, which is the order the one
   heap would give. Each such event is spared a push and a pop on a heap of thousands of timeouts
   (about one queue entry in five on the INSTC).
+- A journey (a `Started` process) may sleep by yielding its delay in hours, a number, instead of a
+  `timeout`: its queue entry is (time, NORMAL, id, the process itself), the key `timeout()` would
+  have given, and the loop resumes the process directly. No Timeout, no callbacks list, no
+  callback call: most of a shipment's events are such sleeps (handling and running times).
+- A journey that waits for a server or a ride may park instead (`yield PARK`), leaving itself in
+  the facility's queue or the boarding pool in place of an event: what would have succeeded the
+  event calls the process's `succeed()`, which puts the same entry in the FIFO of entries due now.
 
 Measured on 10^6 chained timeouts: about 1.3 us an event with `simpy.Environment`, 0.9 us with the
 Clock (docs/performance.md has the whole-run figures).
@@ -31,8 +38,9 @@ from types import MethodType
 from typing import Any
 
 import simpy
+from numpy import float64
 from simpy.core import BoundClass, EmptySchedule, StopSimulation
-from simpy.events import NORMAL, URGENT, Event, EventPriority, Timeout
+from simpy.events import NORMAL, PENDING, URGENT, Event, EventPriority, Timeout
 
 
 class FastTimeout(Timeout):
@@ -98,7 +106,11 @@ class Clock(simpy.Environment):
 
     def step(self) -> None:
         """As `simpy.Environment.step`: process the next event (from the heap or the FIFO)."""
-        self._now, _, _, event = self._pop()
+        self._now, _, eid, event = self._pop()
+        if event.__class__ is Started:  # a sleep's end: resume the process (unless interrupted)
+            if event._wake == eid:
+                event._resume(_GO)
+            return
         callbacks, event.callbacks = event.callbacks, None
         for callback in callbacks:
             callback(event)
@@ -139,15 +151,41 @@ class Clock(simpy.Environment):
     def _loop(self) -> None:
         """`simpy.Environment.step()` inlined in a loop: stops by StopSimulation or EmptySchedule."""
         queue, now_queue = self._queue, self._now_queue
-        pop, popleft = heappop, now_queue.popleft
+        pop, push, popleft, ids = heappop, heappush, now_queue.popleft, self._eid
         while True:
             if now_queue and not (queue and queue[0] < now_queue[0]):
-                self._now, _, _, event = popleft()
+                self._now, _, eid, event = popleft()
             else:
                 try:
-                    self._now, _, _, event = pop(queue)
+                    self._now, _, eid, event = pop(queue)
                 except IndexError:
                     raise EmptySchedule from None
+            if event.__class__ is Started:
+                # A sleep's end (passed over if an interrupt cut it short): Started._resume with its
+                # first step inline, as far as the process's next sleep, the most common case.
+                if event._wake != eid:
+                    continue
+                self._active_proc = event
+                try:
+                    delay = event._generator.send(None)
+                except StopIteration as stop:
+                    event._end(True, stop.args[0] if stop.args else None)
+                    continue
+                except BaseException as err:
+                    err.__traceback__ = err.__traceback__.tb_next
+                    event._end(False, err)
+                    continue
+                cls = delay.__class__
+                if (cls is float or cls is float64) and delay > 0:
+                    event._wake = eid = next(ids)
+                    push(queue, (self._now + delay, NORMAL, eid, event))
+                    self._active_proc = None
+                elif delay is PARK:
+                    event._target = _ASLEEP
+                    self._active_proc = None
+                else:
+                    event._go_on(event._follow(delay))
+                continue
             callbacks, event.callbacks = event.callbacks, None
             try:
                 for callback in callbacks:
@@ -174,8 +212,33 @@ class _Go:
 _GO = _Go()
 
 
+class _Asleep:
+    """What a sleeping process waits on (its `target`): no event, so nothing to take it off."""
+
+    class _Callbacks(list):
+        def remove(self, value) -> None:  # an interrupt takes the process off its target's callbacks
+            pass
+
+    callbacks = _Callbacks()
+    triggered = False
+
+
+_ASLEEP = _Asleep()
+
+
+class _Park:
+    """What a Started process yields to wait, parked, until something calls its `succeed()`."""
+
+    def __repr__(self) -> str:
+        return "PARK"
+
+
+PARK = _Park()
+
+
 class Started(simpy.Process):
-    """A process whose generator starts at once, inside the caller, instead of at an Initialize event.
+    """A process whose generator starts at once, inside the caller, instead of at an Initialize event,
+    and that may sleep by yielding a delay (hours, a number) instead of a timeout.
 
     SimPy starts a new process at an `Initialize` event of urgent priority at the current time. When
     the caller runs from the callback of a normal-priority event, no other urgent event can be due at
@@ -183,24 +246,48 @@ class Started(simpy.Process):
     the generator's first step at once is the same order of events, without the event. Callers do
     their own scheduling first, as they would have before the Initialize ran (engine/arrivals.py).
 
+    A sleep of `d` hours puts the entry (now + d, NORMAL, id, the process) in the Clock's queue: the
+    key `timeout(d)` would have had, so the same order of events, and the loop resumes the process
+    when it comes up, with no Timeout made and no callback called. `_wake` is the entry's id: an
+    interrupt during a sleep cancels it (the entry is then passed over) and resumes the process at
+    once, with the Interrupt, as it would a process waiting on a timeout.
+
     Nothing waits on a journey: when its generator returns, the process is marked processed at once
     rather than scheduled as an event with no callbacks (`_resume`). Anything that waits on a Started
-    process (`yield proc`, a condition) from before it ends gets SimPy's event as usual.
+    process (`yield proc`, a condition) from before it ends is resumed by an event that carries its
+    outcome; one that failed crashes the run, as in SimPy, unless something waits on it.
     """
+
+    _wake = -1  # the queue entry id of the sleep under way (-1: not asleep)
 
     def __init__(self, env: Clock, generator):
         self.env = env
         self.callbacks = []
         self._generator = generator
         self._target = None
+        self._sleeps = isinstance(env, Clock)  # elsewhere (tests on simpy.Environment) a sleep is a timeout
         active = env._active_proc
         self._resume(_GO)  # type: ignore[arg-type]
         env._active_proc = active
 
+    def succeed(self, value: Any = None) -> Started:
+        """Wake the parked process (it yielded PARK): the queue entry an event's `succeed()` would
+        have made, so the process resumes in the same order as one waiting on that event."""
+        env = self.env
+        self._wake = eid = next(env._eid)
+        env._now_queue.append((env._now, NORMAL, eid, self))
+        return self
+
+    def interrupt(self, cause: Any = None) -> None:
+        """As `simpy.Process.interrupt`; a sleep under way is cancelled."""
+        super().interrupt(cause)
+        self._wake = -1
+
     def _resume(self, event: Event) -> None:
-        """`simpy.Process._resume` (SimPy 4.1, MIT licence), with one change: a process that ends
-        well while nothing waits on it is marked processed at once instead of being scheduled as an
-        event nobody would see (a journey's end: one event a shipment fewer)."""
+        """`simpy.Process._resume` (SimPy 4.1, MIT licence), with two changes: a yielded number is a
+        sleep of that many hours, and a process that ends well while nothing waits on it is marked
+        processed at once instead of being scheduled as an event nobody would see (a journey's end:
+        one event a shipment fewer)."""
         env = self.env
         env._active_proc = self
         generator = self._generator
@@ -214,28 +301,87 @@ class Started(simpy.Process):
                     exc.__cause__ = event._value
                     event = generator.throw(exc)
             except StopIteration as stop:
-                event = None
-                self._ok = True
-                self._value = stop.args[0] if stop.args else None
-                if self.callbacks:
-                    env.schedule(self)
-                else:
-                    self.callbacks = None  # processed: as SimPy would leave it, without the event
-                break
+                self._end(True, stop.args[0] if stop.args else None)
+                return
             except BaseException as err:
-                event = None
-                self._ok = False
                 err.__traceback__ = err.__traceback__.tb_next
-                self._value = err
-                env.schedule(self)  # a failure crashes the run unless something handles it
+                self._end(False, err)  # a failure crashes the run unless something handles it
+                return
+            cls = event.__class__
+            if (cls is float or cls is float64) and event > 0 and self._sleeps:  # a sleep, the most common
+                self._wake = eid = next(env._eid)
+                heappush(env._queue, (env._now + event, NORMAL, eid, self))
+                self._target = _ASLEEP
                 break
-            try:
-                if event.callbacks is not None:
-                    event.callbacks.append(self._resume)
-                    break
-            except AttributeError:
-                if hasattr(event, "callbacks"):
-                    raise
-                raise RuntimeError(f'Invalid yield value "{event}"') from None
-        self._target = event
+            event = self._follow(event)
+            if event is None:
+                break
         env._active_proc = None
+
+    def _follow(self, value: Any) -> Event | None:
+        """Take up what the generator yielded: sleep or wait on an event (None), or the event to
+        resume it with at once (one already processed, or the failure of a negative delay)."""
+        env = self.env
+        if value is PARK:
+            if not self._sleeps:
+                raise RuntimeError("a process can park only on a Clock")
+            self._target = _ASLEEP
+            return None
+        cls = value.__class__
+        if cls is float or cls is float64 or cls is int:
+            if not self._sleeps:  # on a plain simpy.Environment: a timeout
+                if value < 0:
+                    return _failed(ValueError(f"Negative delay {value}"))
+                value = env.timeout(value)
+            elif value > 0:
+                self._wake = eid = next(env._eid)
+                heappush(env._queue, (env._now + value, NORMAL, eid, self))
+                self._target = _ASLEEP
+                return None
+            elif value == 0:  # due now: behind the entries already due now, as a timeout(0)
+                self._wake = eid = next(env._eid)
+                env._now_queue.append((env._now, NORMAL, eid, self))
+                self._target = _ASLEEP
+                return None
+            else:
+                return _failed(ValueError(f"Negative delay {value}"))
+        try:
+            if value.callbacks is not None:
+                value.callbacks.append(self._resume)
+                self._target = value
+                return None
+        except AttributeError:
+            if hasattr(value, "callbacks"):
+                raise
+            raise RuntimeError(f'Invalid yield value "{value}"') from None
+        return value
+
+    def _go_on(self, event: Event | None) -> None:
+        """After `_follow` from the Clock's loop: resume at once with `event`, or leave it waiting."""
+        if event is None:
+            self.env._active_proc = None
+        else:
+            self._resume(event)
+
+    def _end(self, ok: bool, value: Any) -> None:
+        """The generator has returned (ok) or raised: mark the process processed, and pass its outcome
+        on by an event if anything waits on it or it failed (so that the failure crashes the run)."""
+        self._ok, self._value = ok, value
+        self.env._active_proc = None
+        callbacks, self.callbacks = self.callbacks, None
+        if callbacks or not ok:
+            outcome = Event(self.env)
+            outcome._ok, outcome._value, outcome.callbacks = ok, value, callbacks
+            self.env.schedule(outcome)
+
+
+def _failed(exc: BaseException) -> Event:
+    """An event that has failed with `exc`: what a process is resumed with to raise it inside."""
+    event = _Failure()
+    event._value = exc
+    return event
+
+
+class _Failure:
+    _ok = False
+    _value: BaseException

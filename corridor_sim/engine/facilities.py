@@ -18,6 +18,8 @@ from collections import deque
 
 import simpy
 
+from corridor_sim.engine.clock import PARK, Started
+
 
 class Facility:
     """Handling at a node: `servers` parallel servers, FIFO, with time-weighted statistics.
@@ -80,9 +82,12 @@ class Facility:
         self._advance()
         return self.queue_total, self.busy_total, self.busy_open_total, self.open_total
 
-    def request(self) -> simpy.Event | None:
+    def request(self, parked: Started | None = None) -> simpy.Event | None:
         """Seize a server for this arrival: None if one was free, else an event that fires (FIFO)
-        when one is. Returning None spares the event a shipment would otherwise wait on for nothing."""
+        when one is. Returning None spares the event a shipment would otherwise wait on for nothing.
+
+        `parked`, a Started process on a Clock (engine/clock.py), waits in the queue itself rather
+        than on an event: it is then given PARK to yield, and woken (`succeed()`) when its turn comes."""
         now = self.env._now
         dt = now - self._last_h
         if dt:  # _advance, inline: it runs at every arrival at and departure from every facility
@@ -97,8 +102,11 @@ class Facility:
             self.busy += 1
             self.started += 1
             return None
+        if parked is not None:
+            self.queue.append((parked, now))
+            return PARK
         event = self.env.event()
-        self.queue.append((event, self.env.now))
+        self.queue.append((event, now))
         return event
 
     def release(self) -> None:

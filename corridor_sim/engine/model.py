@@ -22,7 +22,7 @@ from corridor_sim.calendar import month_edges_h, windows
 from corridor_sim.distributions import sampler_of
 from corridor_sim.engine.arrivals import Arrivals
 from corridor_sim.engine.choice import Chooser
-from corridor_sim.engine.clock import Clock
+from corridor_sim.engine.clock import PARK, Clock, Started
 from corridor_sim.engine.empties import EmptyBoxes
 from corridor_sim.engine.facilities import Facility, SegmentGate
 from corridor_sim.engine.fleets import build_fleets, fleet_outputs
@@ -245,6 +245,8 @@ class CorridorModel:
         One generator per journey: the common steps (handle, drive, ride) run inline, the same
         events in the same order as `yield from` each step would give (which costs a generator and
         a frame per step); any other step, and a subclass's own version of these, is delegated.
+        It runs as a `Started` process (engine/clock.py): a handling or running time is slept by
+        yielding its hours, which keeps the order of a `timeout` without making one.
         The inline steps add their stages to the shipment's totals themselves, as the recorder's
         `stage` would (the same additions in the same order), without a call per stage.
 
@@ -252,8 +254,10 @@ class CorridorModel:
         `last` (excluded; the shipment is delivered only when `last` is None), writing into `at`
         the step under way and when it began (at[1], at[2]), which a closure reads to turn it back.
         """
-        env, rec = self.env, self.recorder
-        timeout = env.timeout  # looked up once; env._now is env.now without the property
+        env, rec = self.env, self.recorder  # env._now is env.now without the property
+        # A Started process on a Clock parks where it waits for a server or a ride (engine/clock.py).
+        me = env._active_proc
+        parked = me if me.__class__ is Started and me._sleeps else None
         totals, base, rows = rec.totals(shipment)
         k = first
         for step, args in (plan if first == 0 and last is None else plan[first:last]):
@@ -264,11 +268,11 @@ class CorridorModel:
             if f is _HANDLE:
                 facility, place, stage = args
                 arrived_h = env._now
-                wait = facility.request()
+                wait = facility.request(parked)
                 if wait is not None:
                     yield wait
                 started_h = env._now
-                yield timeout(facility.sample_service_time_h())
+                yield facility.sample_service_time_h()  # a sleep (engine/clock.py Started)
                 facility.release()
                 end_h = env._now
                 if started_h > arrived_h:
@@ -286,7 +290,7 @@ class CorridorModel:
                     yield gate.enter()
                     rec.stage(shipment, WAIT, place, arrived_h, env._now)
                 start_h = env._now
-                yield timeout(self.running_time_h(segment))
+                yield self.running_time_h(segment)
                 end_h = env._now
                 if end_h > start_h:
                     totals[base + TRAVEL] += end_h - start_h
@@ -294,9 +298,9 @@ class CorridorModel:
                         rows.extend((shipment, TRAVEL, place, start_h, end_h))
             elif f is _RIDE:
                 group, to = args
-                done = env.event()
+                done = parked or env.event()  # what the run that carries it succeeds when it alights
                 self.runner.board_later(group, Waiting(shipment, teu, -1, -1, env._now, done, to, self.pools.next_seq()))
-                yield done
+                yield PARK if parked else done
             else:
                 yield from step(shipment, teu, *args)
         if last is None:

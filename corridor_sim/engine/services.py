@@ -54,7 +54,7 @@ class Waiting:
     board: int
     alight: int
     ready_h: float
-    event: simpy.Event
+    event: simpy.Event  # or the parked journey itself (engine/clock.py Started): what alighting succeeds
     to: str = ""  # the stop it alights at (board and alight are set when a line takes it)
     seq: int = 0  # arrival order across pools
 
