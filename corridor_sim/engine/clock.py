@@ -252,6 +252,12 @@ class Started(simpy.Process):
     interrupt during a sleep cancels it (the entry is then passed over) and resumes the process at
     once, with the Interrupt, as it would a process waiting on a timeout.
 
+    A process that waits for a server or a ride may park (`yield PARK`): it leaves itself, in place
+    of an event, in the queue it waits in, and the waker calls its `succeed()`, which puts the entry
+    an event's `succeed()` would have made (now, NORMAL, id) in the FIFO of entries due now. A parked
+    process must be taken out of that queue before it is interrupted (the closures of
+    engine/choice.py do), or its waker would wake it later, where an event would have woken nobody.
+
     Nothing waits on a journey: when its generator returns, the process is marked processed at once
     rather than scheduled as an event with no callbacks (`_resume`). Anything that waits on a Started
     process (`yield proc`, a condition) from before it ends is resumed by an event that carries its
@@ -272,7 +278,8 @@ class Started(simpy.Process):
 
     def succeed(self, value: Any = None) -> Started:
         """Wake the parked process (it yielded PARK): the queue entry an event's `succeed()` would
-        have made, so the process resumes in the same order as one waiting on that event."""
+        have made, so the process resumes in the same order as one waiting on that event. Only for
+        a parked process (one asleep or waiting on an event is woken by its own entry or event)."""
         env = self.env
         self._wake = eid = next(env._eid)
         env._now_queue.append((env._now, NORMAL, eid, self))
