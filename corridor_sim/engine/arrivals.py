@@ -10,21 +10,31 @@ would cost an extra resume per arrival and its journey an `Initialize` event, a 
 of a short route. The events are the same and in the same order as those of the source process
 this replaces (the next arrival scheduled first, then the journey's first step; engine/clock.py
 `Started`), and the random numbers are the same, drawn from the same streams in the same order.
+The flow's Arrivals object is itself that timeout, put back in the queue at each arrival (with the
+key a new timeout would get), rather than a Timeout made per arrival.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
+from heapq import heappush
 
 import numpy as np
+from simpy.events import NORMAL
 
 from corridor_sim.distributions import _blocks
-from corridor_sim.engine.clock import FastTimeout, Started
+from corridor_sim.engine.clock import Started
 from corridor_sim.workload import HOURS_PER_YEAR
 
 
 class Arrivals:
-    """The arrivals of one flow (index `f`) over its routes `route_ids` (indices into model.routes)."""
+    """The arrivals of one flow (index `f`) over its routes `route_ids` (indices into model.routes).
+
+    An event that recurs: the Clock processes it as a successful timeout (its `callbacks`, `_ok` and
+    `_value`), and `_arrive` puts it back in the queue for the next arrival."""
+
+    _ok = True
+    _value = None
 
     def __init__(self, model, f: int, flow, route_ids: list[int]):
         self.model = model
@@ -42,7 +52,17 @@ class Arrivals:
         self.chooser = None  # the flow's chooser, looked up at the first arrival (built after the sources)
         self._first = True
         first_h = self.gap() if self.poisson else rng.uniform(0, self.mean_gap_h)  # a random phase, then regular
-        FastTimeout(self.env, first_h).callbacks.append(self._arrive)
+        self._callbacks = [self._arrive]
+        self._next(first_h)
+
+    def _next(self, delay: float) -> None:
+        """Be in the queue as the next arrival, `delay` hours from now: the entry `timeout(delay)` makes."""
+        env = self.env
+        self.callbacks = self._callbacks  # the loop takes them off while it runs them
+        if delay:
+            heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), self))
+        else:
+            env.schedule(self)
 
     def _arrive(self, _event) -> None:
         model, env = self.model, self.env
@@ -50,7 +70,7 @@ class Arrivals:
             self._first = False
             self.chooser = model.choice.flows.get(self.f) if model.choice is not None else None
         # The next arrival first: a source process scheduled it before its journey's first step ran.
-        FastTimeout(env, self.gap() if self.poisson else self.mean_gap_h).callbacks.append(self._arrive)
+        self._next(self.gap() if self.poisson else self.mean_gap_h)
         now, teu, chooser = env._now, self.teu, self.chooser
         if chooser is not None:
             c = chooser.origin(now, teu)

@@ -169,7 +169,11 @@ class Clock(simpy.Environment):
                 try:
                     delay = event._generator.send(None)
                 except StopIteration as stop:
-                    event._end(True, stop.args[0] if stop.args else None)
+                    if event.callbacks:
+                        event._end(True, stop.value)
+                    else:  # `_end` inline, for a journey's end: processed, nothing waits on it
+                        event._ok, event._value, event.callbacks = True, stop.value, None
+                        self._active_proc = None
                     continue
                 except BaseException as err:
                     err.__traceback__ = err.__traceback__.tb_next
