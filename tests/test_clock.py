@@ -138,20 +138,25 @@ def test_started_process_runs_as_an_initialized_one():
 
 
 @pytest.mark.parametrize("name", ["together/all_mechanisms.yaml", "choice/two_posts.yaml",
-                                  "infrastructure/single_track_meet.yaml", "fleets/shuttle.yaml"])
+                                  "infrastructure/single_track_meet.yaml", "fleets/shuttle.yaml",
+                                  "infrastructure/border_background.yaml", "infrastructure/one_lane_bridge_freight.yaml",
+                                  "infrastructure/single_track_saturated.yaml"])
 def test_model_results_are_bit_identical_to_a_plain_simpy_environment(monkeypatch, name):
-    """A replication on the Clock gives exactly the arrays and statistics it gives on simpy.Environment."""
+    """A replication on the Clock gives exactly the arrays and statistics it gives on simpy.Environment
+    (background vehicles and single tracks, whose vehicles sleep and park on the Clock, included)."""
     sc = load_scenario(SCENARIOS / name)
     outputs = []
     for env_class in (simpy.Environment, Clock):
         monkeypatch.setattr(model_module, "Clock", env_class)
         outputs.append(CorridorModel(sc, seed=11).run())
     plain, fast = outputs
-    assert len(plain.shipments["flow"]) > 50
+    vehicles = len(plain.shipments["flow"]) + sum(plain.extra.get("background", {}).get("arrivals", {}).values())
+    assert vehicles > 50
     for key in plain.shipments:
         np.testing.assert_array_equal(plain.shipments[key], fast.shipments[key], err_msg=key)
     assert plain.facilities == fast.facilities and plain.lines == fast.lines and plain.gates == fast.gates
     assert plain.end_h == fast.end_h
+    np.testing.assert_equal(plain.extra, fast.extra)  # tracks, berths, background counts, fleets
 
 
 def test_started_process_ends_without_an_event_unless_waited_on():

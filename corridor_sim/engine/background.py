@@ -50,12 +50,15 @@ class BackgroundTraffic:
         start_h = item.start_day * 24.0
         end_h = item.end_day * 24.0 if item.end_day is not None else float("inf")
         poisson = item.arrivals == "poisson"
+        stops: list[tuple] = []  # per node of the route, what a vehicle meets there (_stops), at the first arrival
 
         def arrive(_event) -> None:
             if env._now >= end_h:
                 return
             FastTimeout(env, rng.exponential(gap_h) if poisson else gap_h).callbacks.append(arrive)
-            Started(env, self._vehicle(item, legs))
+            if not stops:  # looked up once (model.shared is built after this source is)
+                stops.extend(self._stops(item, legs))
+            Started(env, self._vehicle(item, stops))
 
         if poisson:  # the first gap is drawn at start_day, as the vehicles' every other gap
             FastTimeout(env, start_h).callbacks.append(
@@ -63,30 +66,55 @@ class BackgroundTraffic:
         else:
             FastTimeout(env, start_h + rng.uniform(0, gap_h)).callbacks.append(arrive)
 
-    def _vehicle(self, item: Background, legs: list[Segment]):
-        """One background vehicle's itinerary: node by node, segment by segment."""
-        model, env = self.model, self.env
-        last = len(item.route) - 1
+    def _stops(self, item: Background, legs: list[Segment]) -> list[tuple]:
+        """What a vehicle meets at each node of the item's route, fixed by the scenario: (node id, the
+        facility handling it there or None, its berth call or None, the way on or None at the end).
+        The way on is (segment, its gate from here or None, its single track or None, the track's
+        direction, the key of its entries), what `model.enter_segment` would look up."""
+        model, tracks = self.model, self.model.shared.tracks
+        out = []
         for j, node_id in enumerate(item.route):
-            if env.now >= model.warmup_h:
+            way = None
+            if j < len(legs):
+                seg = legs[j]
+                track = tracks.get(seg.id)
+                way = (seg, model.gate(seg, node_id), track, track.direction(node_id) if track else 0,
+                       f"{seg.id}@{node_id}")
+            out.append((node_id, model.vehicle_facility(node_id), model.shared.berth_call(node_id, item.mode), way))
+        return out
+
+    def _vehicle(self, item: Background, stops: list[tuple]):
+        """One background vehicle's itinerary: node by node (`stops`), segment by segment."""
+        model, env = self.model, self.env
+        # It runs as a Started process (_source): on a Clock it parks in a facility's queue and
+        # sleeps its handling and running times by yielding hours (engine/clock.py), the same
+        # events in the same order as waiting on an event or a timeout.
+        me = env._active_proc
+        parked = me if me.__class__ is Started and me._sleeps else None
+        warmup_h = model.warmup_h
+        for j, (node_id, facility, call, way) in enumerate(stops):
+            if env._now >= warmup_h:
                 self.arrivals[node_id] = self.arrivals.get(node_id, 0) + 1
-            facility = model.vehicle_facility(node_id)
             if facility is not None:
-                if env.now >= model.warmup_h:
+                if env._now >= warmup_h:
                     self.facility_arrivals[node_id] = self.facility_arrivals.get(node_id, 0) + 1
-                wait = facility.request()
+                wait = facility.request(parked)
                 if wait is not None:
                     yield wait
-                yield env.timeout(model.vehicle_handling_time_h(node_id, item.mode))
+                yield model.vehicle_handling_time_h(node_id, item.mode)  # a sleep
                 facility.release()
-            call = model.shared.berth_call(node_id, item.mode)
             if call is not None:
                 yield from call.arrive([], j, True, background_teu=item.teu_per_call)
-            if j == last:
+            if way is None:
                 break
-            segment = legs[j]
-            passage = yield from model.enter_segment(segment, node_id, background=True)
-            if env.now >= model.warmup_h:  # counted on entry, as gates and tracks count
-                key = f"{segment.id}@{node_id}"
+            # model.enter_segment and run_segment inline (no generator each): the gate, the track.
+            segment, gate, track, d, key = way
+            if gate is not None:
+                yield gate.enter()
+            passage = (yield from track.enter(d, True)) if track is not None else None
+            if env._now >= warmup_h:  # counted on entry, as gates and tracks count
                 self.segment_entries[key] = self.segment_entries.get(key, 0) + 1
-            yield from model.run_segment(segment, passage, model.running_time_h(segment))
+            if passage is None:
+                yield model.running_time_h(segment)  # a sleep
+            else:
+                yield from track.run(passage, model.running_time_h(segment), True)

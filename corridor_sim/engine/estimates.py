@@ -338,7 +338,7 @@ class StateEstimates:
         if hours < REFRESH_H or math.isinf(_pool_rate(lines)[1]):
             return []  # nothing can be on its way for long, or vehicles come whenever one fills
 
-        overload, pipes = self._overload, self._pipes
+        overload, pipes, known = self._overload, self._pipes, self._rates
 
         def make():
             fixed = self.fixed_teu_per_h.get(key, 0.0) * hours
@@ -346,7 +346,10 @@ class StateEstimates:
             def wait(now: float) -> float:
                 seen = overload.get(key)
                 if seen is None or seen[0] != self.epoch:
-                    teu_per_h = self._pool_now(key, lines, now)[2]
+                    rates = known.get(key)  # _pool_now's, without the call when read this epoch
+                    if rates is None or rates[0] != self.epoch:
+                        rates = self._pool_now(key, lines, now)
+                    teu_per_h = rates[2]
                     if teu_per_h <= 0 or math.isinf(teu_per_h):
                         return 0.0
                     if not self._may_overload(key, now, teu_per_h):

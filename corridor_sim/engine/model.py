@@ -184,12 +184,14 @@ class CorridorModel:
             return None
         return (yield from track.enter(track.direction(from_node), background))
 
-    def run_segment(self, segment: Segment, passage, time_h: float):
-        """Run a segment entered with `enter_segment` (section by section on a single track)."""
+    def run_segment(self, segment: Segment, passage, time_h: float, sleeps: bool = False):
+        """Run a segment entered with `enter_segment` (section by section on a single track).
+
+        `sleeps`: the vehicle is a `Started` process, which sleeps by yielding hours (engine/clock.py)."""
         if passage is None:
-            yield self.env.timeout(time_h)
+            yield time_h if sleeps else self.env.timeout(time_h)
         else:
-            yield from self.shared.tracks[segment.id].run(passage, time_h)
+            yield from self.shared.tracks[segment.id].run(passage, time_h, sleeps)
 
     def running_time_h(self, segment: Segment) -> float:
         time_h = segment.length_km / segment.speed_kmh

@@ -141,7 +141,7 @@ class SharedInfrastructure:
         passage = yield from model.enter_segment(segment, from_node)
         model.recorder.stage(shipment, WAIT, place, arrived_h, env.now)
         start_h = env.now
-        yield from model.run_segment(segment, passage, model.running_time_h(segment))
+        yield from model.run_segment(segment, passage, model.running_time_h(segment), True)  # a journey: Started
         model.recorder.stage(shipment, TRAVEL, place, start_h, env.now)
 
     def yard_in(self, shipment: int, teu: float, yard: Yard, place: int):

@@ -71,6 +71,7 @@ class SingleTrack:
         self.loop_held: dict[tuple[int, int], bool] = {(j, d): False for j in range(1, n) for d in (1, -1)}
         # Vehicles waiting at place j (0 = the from node, n = the to node) in direction d, FIFO.
         self.waiting: dict[tuple[int, int], deque] = {(j, d): deque() for j in range(n + 1) for d in (1, -1)}
+        self._n_waiting = 0  # vehicles in all those queues: a scan with none has nothing to grant
         self._timer_h = math.inf
         self.reset_statistics()
 
@@ -102,8 +103,12 @@ class SingleTrack:
             self.entered_background += 1
         return [place, d]
 
-    def run(self, passage: list, time_h: float):
-        """Run the sections in turn, `time_h` in all, claiming each next section at its loop."""
+    def run(self, passage: list, time_h: float, sleeps: bool = False):
+        """Run the sections in turn, `time_h` in all, claiming each next section at its loop.
+
+        `sleeps`: the vehicle is a `Started` process (engine/clock.py), which sleeps a section's
+        time by yielding its hours (the same queue entry as a timeout); a plain SimPy process (a
+        service run) cannot, and waits on a timeout."""
         place, d = passage
         section_h = time_h / self.n
         for step in range(self.n):
@@ -112,7 +117,7 @@ class SingleTrack:
                 yield from self._claim(place, d)
                 self.wait_sum_h += self.env.now - arrived_h
             section = place if d > 0 else place - 1
-            yield self.env.timeout(section_h)
+            yield section_h if sleeps else self.env.timeout(section_h)
             self._leave(section)
             place += d
         self.crossed[d] += 1
@@ -137,19 +142,30 @@ class SingleTrack:
             self.meets += 1  # held for an opposing vehicle: on the section, or waiting with the right of way
         event = self.env.event()
         queue.append(event)
+        self._n_waiting += 1
         self._scan()
         if not event.triggered:
             yield event
 
     def _grantable(self, place: int, d: int):
         """True if the head at (place, d) may go now, else the time it may (inf: not by time)."""
-        s = self._section(place, d)
-        if not self._ahead_free(place, d):
+        # _section and _ahead_free inline (this runs for every waiting head at every scan).
+        n, held = self.n, self.loop_held
+        if d > 0:
+            s = place
+            other = (s + 1, -1)  # where an opposing vehicle waits for s
+        else:
+            s = place - 1
+            other = (s, 1)
+        ahead = place + d
+        if ahead != 0 and ahead != n and held[(ahead, d)]:
             return math.inf
         if self.inside[s] and self.dir[s] == -d:
             return math.inf
-        other = (s + 1, -1) if d > 0 else (s, 1)  # where an opposing vehicle waits for s
-        opposing = bool(self.waiting[other]) and self._ahead_free(*other)
+        opposing = False
+        if self.waiting[other]:
+            beyond = other[0] - d  # the place ahead of the opposing head (its direction is -d)
+            opposing = beyond == 0 or beyond == n or not held[(beyond, -d)]
         if self.last_dir[s] == -d:  # free (checked above), last used the other way: switch first
             ready_h = self.cleared_h[s] + self.switch_h
         elif self.last_dir[s] == d and opposing:
@@ -183,6 +199,8 @@ class SingleTrack:
 
     def _scan(self) -> None:
         """Grant every waiting head that may go; set a timer for the earliest that may go later."""
+        if not self._n_waiting:
+            return  # nobody waits: nothing to grant and no time to wake at (the loop below would find so)
         soonest = math.inf
         progress = True
         while progress:
@@ -195,6 +213,7 @@ class SingleTrack:
                 if ok is True:
                     self._grant(place, d)
                     queue.popleft().succeed()
+                    self._n_waiting -= 1
                     progress = True
                     break
                 soonest = min(soonest, ok)
