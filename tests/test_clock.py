@@ -140,7 +140,8 @@ def test_started_process_runs_as_an_initialized_one():
 @pytest.mark.parametrize("name", ["together/all_mechanisms.yaml", "choice/two_posts.yaml",
                                   "infrastructure/single_track_meet.yaml", "fleets/shuttle.yaml",
                                   "infrastructure/border_background.yaml", "infrastructure/one_lane_bridge_freight.yaml",
-                                  "infrastructure/single_track_saturated.yaml"])
+                                  "infrastructure/single_track_saturated.yaml",
+                                  "infrastructure/one_lane_bridge_empties.yaml"])
 def test_model_results_are_bit_identical_to_a_plain_simpy_environment(monkeypatch, name):
     """A replication on the Clock gives exactly the arrays and statistics it gives on simpy.Environment
     (background vehicles and single tracks, whose vehicles sleep and park on the Clock, included)."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from corridor_sim.distributions import sampler_of
 from corridor_sim.engine.background import BackgroundTraffic
+from corridor_sim.engine.clock import Started
 from corridor_sim.engine.records import Stage
 from corridor_sim.engine.terminals import BerthGroup, StopCall, Yard, berth_mode, dwell, yard_in, yard_out
 from corridor_sim.engine.track import SingleTrack
@@ -141,7 +142,11 @@ class SharedInfrastructure:
         passage = yield from model.enter_segment(segment, from_node)
         model.recorder.stage(shipment, WAIT, place, arrived_h, env.now)
         start_h = env.now
-        yield from model.run_segment(segment, passage, model.running_time_h(segment), True)  # a journey: Started
+        # A journey (a Started process on a Clock) sleeps the crossing; an empty box's way back
+        # (engine/empties.py) is a plain SimPy process, which waits on a timeout.
+        me = env._active_proc
+        sleeps = me.__class__ is Started and me._sleeps
+        yield from model.run_segment(segment, passage, model.running_time_h(segment), sleeps)
         model.recorder.stage(shipment, TRAVEL, place, start_h, env.now)
 
     def yard_in(self, shipment: int, teu: float, yard: Yard, place: int):
