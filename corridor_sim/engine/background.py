@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import simpy
 
-from corridor_sim.engine.clock import FastTimeout, Started
+from corridor_sim.engine.clock import FastTimeout, Started, sleeper
 from corridor_sim.scenario.schema import Background, Segment
 
 
@@ -89,8 +89,7 @@ class BackgroundTraffic:
         # It runs as a Started process (_source): on a Clock it parks in a facility's queue and
         # sleeps its handling and running times by yielding hours (engine/clock.py), the same
         # events in the same order as waiting on an event or a timeout.
-        me = env._active_proc
-        parked = me if me.__class__ is Started and me._sleeps else None
+        parked = sleeper(env)
         warmup_h = model.warmup_h
         for j, (node_id, facility, call, way) in enumerate(stops):
             if env._now >= warmup_h:

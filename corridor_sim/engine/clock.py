@@ -386,6 +386,14 @@ class Started(simpy.Process):
             self.env.schedule(outcome)
 
 
+def sleeper(env: simpy.Environment) -> Started | None:
+    """The running process if it may sleep (yield hours) and park (yield PARK): a Started process
+    on a Clock; else None (a plain SimPy process, or any process off a Clock), which must wait on
+    timeouts and events."""
+    me = env._active_proc
+    return me if me.__class__ is Started and me._sleeps else None
+
+
 def _failed(exc: BaseException) -> Event:
     """An event that has failed with `exc`: what a process is resumed with to raise it inside."""
     event = _Failure()

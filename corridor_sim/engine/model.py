@@ -22,7 +22,7 @@ from corridor_sim.calendar import month_edges_h, windows
 from corridor_sim.distributions import sampler_of
 from corridor_sim.engine.arrivals import Arrivals
 from corridor_sim.engine.choice import Chooser
-from corridor_sim.engine.clock import PARK, Clock, Started
+from corridor_sim.engine.clock import PARK, Clock, sleeper
 from corridor_sim.engine.empties import EmptyBoxes
 from corridor_sim.engine.facilities import Facility, SegmentGate
 from corridor_sim.engine.fleets import build_fleets, fleet_outputs
@@ -257,9 +257,7 @@ class CorridorModel:
         the step under way and when it began (at[1], at[2]), which a closure reads to turn it back.
         """
         env, rec = self.env, self.recorder  # env._now is env.now without the property
-        # A Started process on a Clock parks where it waits for a server or a ride (engine/clock.py).
-        me = env._active_proc
-        parked = me if me.__class__ is Started and me._sleeps else None
+        parked = sleeper(env)  # parks where it waits for a server or a ride (engine/clock.py)
         totals, base, rows = rec.totals(shipment)
         k = first
         for step, args in (plan if first == 0 and last is None else plan[first:last]):

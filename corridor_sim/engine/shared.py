@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from corridor_sim.distributions import sampler_of
 from corridor_sim.engine.background import BackgroundTraffic
-from corridor_sim.engine.clock import Started
+from corridor_sim.engine.clock import sleeper
 from corridor_sim.engine.records import Stage
 from corridor_sim.engine.terminals import BerthGroup, StopCall, Yard, berth_mode, dwell, yard_in, yard_out
 from corridor_sim.engine.track import SingleTrack
@@ -144,9 +144,7 @@ class SharedInfrastructure:
         start_h = env.now
         # A journey (a Started process on a Clock) sleeps the crossing; an empty box's way back
         # (engine/empties.py) is a plain SimPy process, which waits on a timeout.
-        me = env._active_proc
-        sleeps = me.__class__ is Started and me._sleeps
-        yield from model.run_segment(segment, passage, model.running_time_h(segment), sleeps)
+        yield from model.run_segment(segment, passage, model.running_time_h(segment), sleeper(env) is not None)
         model.recorder.stage(shipment, TRAVEL, place, start_h, env.now)
 
     def yard_in(self, shipment: int, teu: float, yard: Yard, place: int):
