@@ -13,10 +13,11 @@ multinomial logit). The expected hours are the route's expected running, waiting
 times (network.py) plus what the live state adds on the way: queues at facilities, gates, single
 tracks and boarding pools, fleets, freight already on its way, closures (engine/estimates.py).
 
-State estimates are cheap: the live state is read at most once every `REFRESH_H` hours for the
-whole model (an epoch of engine/estimates.py: every distinct element once, at one instant, when the
-first shipment asks after that); a decision point (the origin, or a transfer node) takes its
-options' expected hours from the newest epoch and keeps them in a short ring buffer;
+State estimates are cheap: each element of the live state is read at a bounded rate, about once
+per its own time step (a facility's mean handling time, a gate's interval between paths, a pool's
+interval between departures, at least once a day; engine/estimates.py), when a candidate that meets
+it is priced; a decision point (the origin, or a transfer node) keeps its options' expected hours
+until the first of their readings falls due, and keeps them in a short ring buffer;
 `information_lag_h` makes choosers see the newest estimate whose state is at least that old (a
 *lagged*, not smoothed, view: before any such estimate exists, the expected times of the empty
 corridor).
@@ -40,7 +41,7 @@ import numpy as np
 import simpy
 
 from corridor_sim.calendar import windows
-from corridor_sim.engine.estimates import PIPELINE_TAU_H, REFRESH_H, StateEstimates
+from corridor_sim.engine.estimates import PIPELINE_TAU_H, StateEstimates
 from corridor_sim.engine.records import Stage
 from corridor_sim.network import RideLeg, RoadLeg, Route, changes_vehicle
 
@@ -105,7 +106,7 @@ class _Candidate:
 
     def elements(self, i: int) -> tuple[int, ...]:
         """The indices of the live-state elements from leg i to the door, in route order (registered
-        only for the legs a decision point offers, so an epoch reads nothing no one asks about)."""
+        only for the legs a decision point offers, so nothing is read that no one asks about)."""
         est, route = self.estimates, self.route
         pipes = [e for j, group, _ in self.rides if j > i
                  for e in est.pipeline(route.legs[j], group, self.static_h[i] - self.static_h[j])]
@@ -151,11 +152,11 @@ class FlowChooser:
                 self.shared.pool_users.setdefault(id(group), []).append((self, c, hours))
         self.inflow = [[self.shared.inflow(group) for _, group, _ in cand.rides] for cand in self.cands]
         self.snapshots: dict[str, deque] = {key: deque() for key in self.points}
-        self.seen = {key: 0 for key in self.points}  # decision point -> the epoch of its newest snapshot
+        self.until = {key: -math.inf for key in self.points}  # decision point -> when its newest snapshot falls due
         # Per option of a decision point: (static hours, its sum's slot (shared by equal tails), its elements).
         self.terms = {key: [(self.cands[c].static_h[i], self.shared.slot((self.cands[c].key, i)), self.cands[c].elements(i))
                             for c, i in opts] for key, opts in self.points.items()}
-        self.picked: dict[str, tuple] = {}  # decision point -> (the estimate it was made on, its choice, epoch)
+        self.picked: dict[str, tuple] = {}  # decision point -> (the estimate it was made on, its choice, until when)
         self.lagless = self.choice.information_lag_h <= 0
         self.static = {key: [self.cands[c].static_h[i] for c, i in opts] for key, opts in self.points.items()}
         self.money = {key: [self.cands[c].cost_usd[i] if self.by_cost else 0.0 for c, i in opts]
@@ -166,6 +167,7 @@ class FlowChooser:
         weeks = max(1, math.ceil((self.horizon_h - self.warmup_h) / WEEK_H))
         # TEU chosen per candidate by month and week of creation (lists: cheaper to add to one by one).
         self.month_teu = [[0.0] * max(months, 1) for _ in self.cands]
+        self._span = (math.inf, -math.inf, 0, 0)  # (from h, to h, month, week) of the last count at the origin
         self.week_teu = [[0.0] * weeks for _ in self.cands]
         self.rechosen = 0
 
@@ -174,13 +176,9 @@ class FlowChooser:
     def expected_h(self, key: str, now: float) -> np.ndarray:
         """Expected hours to the door of each option at a decision point, as the chooser sees them."""
         snaps = self.snapshots[key]
-        shared = self.shared
-        if now - shared.epoch_h >= REFRESH_H:
-            shared.refresh(now)  # a new epoch: the last is REFRESH_H old
-        if self.seen[key] != shared.epoch:
-            # Flows with the same candidate share its sum (formed once an epoch).
-            self.seen[key] = shared.epoch
-            hours = shared.hours(self.terms[key], now)
+        if now >= self.until[key]:
+            # Flows with the same candidate share its sum (formed again once an element is due).
+            hours, self.until[key] = self.shared.hours(self.terms[key], now)
             if self.choice.information_lag_h <= 0:
                 snaps.clear()  # without a lag only the newest estimate is ever read
             snaps.append((now, hours))  # stamped now: nothing in it was read later
@@ -192,14 +190,18 @@ class FlowChooser:
             snaps.popleft()  # the ring buffer keeps one estimate at least `lag` old, and newer ones
         return snaps[0][1] if snaps[0][0] <= seen_h else self.static[key]
 
+    def forget(self) -> None:
+        """Price every decision point afresh at its next ask (a closure has begun)."""
+        self.picked.clear()
+        for key in self.until:
+            self.until[key] = -math.inf
+
     def pick(self, key: str, now: float, allowed: list[bool] | None = None) -> int:
         """The option chosen at a decision point: the least GC (the first of equals), or a logit draw;
         only among the `allowed` options if given (at least one must be)."""
         cached = self.picked.get(key)
-        shared = self.shared
-        if (allowed is None and cached is not None and cached[2] == shared.epoch and self.lagless
-                and now - shared.epoch_h < REFRESH_H):
-            # Chosen on this epoch's estimate already (without a lag expected_h would return it): the
+        if allowed is None and cached is not None and now < cached[2] and self.lagless:
+            # Chosen on an estimate that still holds (without a lag expected_h would return it): the
             # same GCs, so the same choice, or the same logit shares with a draw of its own.
             choice = cached[1]
             if self.theta == 0:
@@ -228,7 +230,7 @@ class FlowChooser:
                     cum.append(total)
                 choice = (cum, total)
             if allowed is None:
-                self.picked[key] = (hours, choice, shared.epoch)
+                self.picked[key] = (hours, choice, self.until[key])
         if self.theta == 0:
             return choice
         cum, total = choice
@@ -238,27 +240,48 @@ class FlowChooser:
         """Choose a new shipment's candidate at its origin (counted by its month and week of creation)."""
         c = self.pick("", now)
         if self.warmup_h <= now < self.horizon_h:
-            self._count(c, now, teu, 1.0)
+            if not self._span[0] <= now < self._span[1]:
+                self._locate(now)
+            self.month_teu[c][self._span[2]] += teu  # as _count(c, now, teu, 1.0), shipments in time order
+            self.week_teu[c][self._span[3]] += teu
         self._commit(c, now, teu)
         return c
 
     def _commit(self, c: int, now: float, teu: float) -> None:
         """Count `teu` chosen for candidate c now in its smoothed rate (TEU an hour)."""
-        if self.rate[c] == 0.0:
+        rate = self.rate
+        if rate[c] == 0.0:
             for _, group, _ in self.cands[c].rides:
                 self.shared.chosen(group)  # its rate counts in the pools ahead from now on
         added = teu / PIPELINE_TAU_H
         for bound in self.inflow[c]:
             bound[2] += added  # the pools' bounds of their committed freight (StateEstimates.inflow)
-        self.rate[c] = self.rate[c] * math.exp((self.rate_h[c] - now) / PIPELINE_TAU_H) + teu / PIPELINE_TAU_H
+        rate[c] = rate[c] * math.exp((self.rate_h[c] - now) / PIPELINE_TAU_H) + added
         self.rate_h[c] = now
 
-    def _count(self, c: int, created_h: float, teu: float, sign: float) -> None:
+    def _month_week(self, created_h: float) -> tuple[int, int]:
+        """The month and week indices a shipment created at `created_h` is counted in."""
         month = max(0, bisect_right(self.month_edges, created_h) - 1)
-        row = self.month_teu[c]
-        row[min(month, len(row) - 1)] += sign * teu
-        row = self.week_teu[c]
-        row[min(int((created_h - self.warmup_h) / WEEK_H), len(row) - 1)] += sign * teu
+        week = int((created_h - self.warmup_h) / WEEK_H)
+        return min(month, len(self.month_teu[0]) - 1), min(week, len(self.week_teu[0]) - 1)
+
+    def _locate(self, now: float) -> None:
+        """Keep the month and week of `now` with a span of times around it that share them: shipments
+        are created in time order, so most need no look-up (the span stops a millionth of an hour
+        short of a week's ends, where the division could round either way)."""
+        month, week = self._month_week(now)
+        edges = self.month_edges
+        m = bisect_right(edges, now) - 1
+        lo_h = max(edges[m] if m >= 0 else -math.inf, self.warmup_h + week * WEEK_H + 1e-6)
+        hi_h = min(edges[m + 1] if m + 1 < len(edges) else math.inf, self.warmup_h + (week + 1) * WEEK_H - 1e-6)
+        self._span = (lo_h, hi_h, month, week)  # (within a millionth of an hour of a week's end it
+        # does not hold `now`: the next shipment looks up again)
+
+    def _count(self, c: int, created_h: float, teu: float, sign: float) -> None:
+        """Add sign x teu to candidate c's TEU of the month and of the week it was created in."""
+        month, week = self._month_week(created_h)
+        self.month_teu[c][month] += sign * teu
+        self.week_teu[c][week] += sign * teu
 
     def journey(self, shipment: int, c: int, teu: float, created_h: float):
         """Carry a shipment along its candidate, re-choosing the rest where it changes vehicle, where
@@ -390,7 +413,7 @@ class Chooser:
                     (w.start_h, w.end_h) for w in windows(dis, start, 0.0, limit_h))
         for spans in self.closures.values():
             spans.sort()
-        self.estimates = StateEstimates(model, self.closures)  # the live state, read once an epoch
+        self.estimates = StateEstimates(model, self.closures)  # the live state, read at a bounded rate
         self.fixed_teu_per_h = self.estimates.fixed_teu_per_h  # id(pool group) -> TEU an hour of flows that do not choose
         for f, route in model.routes:
             flow = model.scenario.demand[f]
@@ -408,6 +431,13 @@ class Chooser:
         for f, flow in enumerate(model.scenario.demand):
             if flow.choice is not None:
                 self.flows[f] = FlowChooser(self, f, flow, by_flow[f])
+        # The TEU an hour that may come to each pool: the flows that do not choose, and every choosing
+        # flow with a candidate riding from it (its whole demand, once).
+        inflow = dict(self.fixed_teu_per_h)
+        for fc in self.flows.values():
+            for key in {id(group) for cand in fc.cands for _, group, _ in cand.rides}:
+                inflow[key] = inflow.get(key, 0.0) + fc.flow.teu_per_year / HOURS_PER_YEAR
+        self.estimates.set_pool_steps(inflow)
 
     def outputs(self) -> dict:
         return {self.model.scenario.demand[f].id: fc.outputs() for f, fc in self.flows.items()}
@@ -444,6 +474,7 @@ class Chooser:
         model = self.model
         self.estimates.invalidate()  # the state has just changed: read it afresh when next asked
         for fc in self.flows.values():
+            fc.forget()
             for proc, at in list(fc.live.items()):
                 cand = fc.cands[at[0]]
                 k = at[1]

@@ -201,6 +201,9 @@ class Fleet:
         (self._factors.append if on else self._factors.remove)(factor)
         product = math.prod(self._factors) if self._factors else 1.0
         self.target = 0 if product == 0 else max(1, round(self.n * product))
+        for state in self.states:
+            if state.on_change is not None:
+                state.on_change()
         while self.n - len(self.out) > self.target and any(self.idle):
             line = max(range(len(self.idle)), key=lambda i: len(self.idle[i]))
             v = self.idle[line].pop()  # the latest to arrive: the others keep their place in line

@@ -370,6 +370,8 @@ class CorridorModel:
         for state in self.lines.values():
             if state.line.service.id == target:
                 (state.factors.append if on else state.factors.remove)(factor)
+                if state.on_change is not None:
+                    state.on_change()
                 if extra is not None:
                     (state.extra_delays.append if on else state.extra_delays.remove)(extra)
                 if on is False and state.arrival is not None and not state.arrival.triggered:

@@ -85,6 +85,7 @@ class LineState:
     fleet: object = None  # the service's Fleet (engine/fleets.py), if it has one
     uncut_backlog_teu: float | None = None  # under a capacity cut: the uncut line's queue at its last departure
     through_teu: list[float] = field(default_factory=list)  # per stop, TEU on board staying on at its last call (choice.py)
+    on_change: object = None  # called when what the line offers changes (route choice's estimates: engine/estimates.py)
 
     def factor(self) -> float:
         return math.prod(self.factors) if self.factors else 1.0
@@ -280,7 +281,10 @@ class ServiceRunner:
                 if dwell:
                     yield env.timeout(dwell)
             ready_h = env.now
-            state.through_teu[k] = load
+            if state.through_teu[k] != load:
+                state.through_teu[k] = load
+                if state.on_change is not None:
+                    state.on_change()
             load = board(state.boards[k], k, state.alights[k], load, capacity_teu, onboard)
             peak = max(peak, load)
             if calls and calls[k]:
