@@ -33,7 +33,9 @@ moves by about one unit of itself:
 - a gate: the interval between its paths, 24 / paths per day;
 - a single track: its cycle;
 - a boarding pool and the freight on its way to it: the interval between its departures (twice
-  its expected wait), the pipeline at most PIPELINE_TAU_H, over which its rates are smoothed;
+  its expected wait) or, if shorter, the time the flows that may ride from it take to fill a tenth
+  of a departure (choices move these themselves: read sooner, fewer follow one another onto it
+  unseen); a pool's pipeline elements are read together;
 - a closure: a quarter of the time it still has to run, and at its end (and everything is read
   afresh when a closure begins: `invalidate`);
 
